@@ -1,0 +1,51 @@
+"""qwen_magic: ``%%qwen`` and ``%qwen`` for Qwen models on Alibaba Cloud Model Studio.
+
+``%load_ext qwen_magic`` registers the magics; the SDKs are imported on first use.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+__version__ = "0.1.0"
+
+if TYPE_CHECKING:
+    from .request import Result
+
+_loaded: dict[int, Any] = {}
+
+
+def load_ipython_extension(ipython: Any) -> None:
+    from .magics import QwenMagics
+
+    if id(ipython) in _loaded:
+        return
+    magics = QwenMagics(shell=ipython)
+    ipython.register_magics(magics)
+    _loaded[id(ipython)] = magics
+
+
+def unload_ipython_extension(ipython: Any) -> None:
+    magics = _loaded.pop(id(ipython), None)
+    if magics is None:
+        return
+    for kind, names in magics.magics.items():
+        for name in names:
+            ipython.magics_manager.magics[kind].pop(name, None)
+    ipython.magics_manager.registry.pop(type(magics).__name__, None)
+    if magics.emulator is not None:
+        magics.emulator.stop()
+        magics.emulator = None
+    ipython.user_ns.pop("_qwen", None)
+
+
+def ask(prompt: str, **options: Any) -> Result:
+    """Ask from Python: ``qwen_magic.ask("Hello", model="qwen-plus") -> Result``.
+
+    Options are the magic's long names (model, api, region, base_url, system, thinking,
+    thinking_budget, temperature, top_p, max_tokens, seed, stop, preset, stream, format,
+    display, quiet). Inside IPython the loaded extension's configuration is the default.
+    """
+    from .api import ask as _ask
+
+    return _ask(prompt, **options)

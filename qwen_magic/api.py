@@ -1,0 +1,50 @@
+"""``qwen_magic.ask``: the magic's behaviour as a function, in or out of IPython."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .errors import QwenUsageError
+from .request import Result
+
+OPTIONS = {
+    "model", "api", "region", "base_url", "system", "thinking", "thinking_budget",
+    "temperature", "top_p", "max_tokens", "seed", "stop", "preset", "stream", "format",
+    "display", "quiet",
+}  # fmt: skip
+
+
+def _magics() -> Any:
+    from . import _loaded
+    from .magics import QwenMagics
+
+    try:
+        from IPython import get_ipython
+
+        shell = get_ipython()
+    except ImportError:  # pragma: no cover - IPython is a dependency
+        shell = None
+    if shell is not None and id(shell) in _loaded:
+        return _loaded[id(shell)]
+    return QwenMagics(shell=None)
+
+
+def ask(prompt: str, **options: Any) -> Result:
+    unknown = set(options) - OPTIONS
+    if unknown:
+        raise QwenUsageError(
+            f"ask() got unknown option(s) {', '.join(sorted(unknown))}; "
+            f"known: {', '.join(sorted(OPTIONS))}."
+        )
+    magics = _magics()
+    if isinstance(options.get("stop"), str):
+        options["stop"] = [options["stop"]]
+    request = magics_request(magics, prompt, options)
+    display = "none" if options.get("quiet") else options.get("display") or magics.display
+    return magics._execute(request, display)
+
+
+def magics_request(magics: Any, prompt: str, options: dict[str, Any]) -> Any:
+    from .settings import build_request
+
+    return build_request(prompt, options, magics)

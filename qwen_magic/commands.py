@@ -1,0 +1,112 @@
+"""``%qwencmd`` sub-commands (management, never a prompt)."""
+
+from __future__ import annotations
+
+import getpass
+import shlex
+from typing import TYPE_CHECKING, Any
+
+from . import keys
+from .errors import QwenUsageError
+from .settings import resolve_endpoint
+from .tables import Table
+
+if TYPE_CHECKING:
+    from .magics import QwenMagics
+
+COMMANDS = ("config", "key", "models", "usage", "emulator", "debug")
+
+
+def run(magics: QwenMagics, line: str) -> Any:
+    words = shlex.split(line)
+    if not words:
+        raise QwenUsageError(f"%qwencmd needs a command: one of {', '.join(COMMANDS)}.")
+    name, rest = words[0], words[1:]
+    handler = globals().get(f"cmd_{name}")
+    if name not in COMMANDS or handler is None:
+        raise QwenUsageError(
+            f"Unknown %qwencmd command {name!r}: use one of {', '.join(COMMANDS)} "
+            "(see `%qwencmd?`)."
+        )
+    return handler(magics, rest)
+
+
+def cmd_config(magics: QwenMagics, rest: list[str]) -> Table:
+    key, source = keys.resolve_key(magics.api_key_env)
+    rows = [["setting", "value"]]
+    for name in sorted(magics.trait_names(config=True)):
+        rows.append([name, repr(getattr(magics, name))])
+    rows.append(["api key", f"{keys.mask(key)} (from {source})"])
+    for api in ("chat", "responses", "dashscope"):
+        try:
+            url = resolve_endpoint(
+                api, magics.region, magics.workspace, magics.base_url, magics.emulator_bases
+            ).base_url
+        except QwenUsageError as exc:
+            url = f"(unavailable: {exc})"
+        rows.append([f"{api} URL", url])
+    return Table(rows, "qwen_magic configuration")
+
+
+def cmd_key(magics: QwenMagics, rest: list[str]) -> None:
+    if rest:
+        raise QwenUsageError(
+            "Don't type the key on the command line (it would be saved in the notebook): run "
+            "`%qwencmd key` alone and paste it at the prompt."
+        )
+    value = getpass.getpass("DashScope API key (kept in memory for this session only): ")
+    keys.set_session_key(value or None)
+    print(f"Key set for this session: {keys.mask(value)}" if value else "Session key cleared.")
+
+
+def cmd_usage(magics: QwenMagics, rest: list[str]) -> Table:
+    return Table(magics.usage_book.rows(), "qwen_magic usage this session")
+
+
+def cmd_debug(magics: QwenMagics, rest: list[str]) -> None:
+    if rest not in (["on"], ["off"]):
+        raise QwenUsageError("Use `%qwencmd debug on` or `%qwencmd debug off`.")
+    magics.debug = rest == ["on"]
+    print(f"debug {'on' if magics.debug else 'off'}")
+
+
+def cmd_emulator(magics: QwenMagics, rest: list[str]) -> None:
+    action = rest[0] if rest else "start"
+    if action == "start":
+        if magics.emulator is None:
+            from .testing import Emulator
+
+            magics.emulator = Emulator().start()
+        print(
+            f"Emulator running at {magics.emulator.url}: every %qwen call in this kernel now "
+            "goes there (no network, no key). `%qwencmd emulator stop` to go back."
+        )
+    elif action == "stop":
+        if magics.emulator is not None:
+            magics.emulator.stop()
+            magics.emulator = None
+        print("Emulator stopped: calls go to the real service again.")
+    else:
+        raise QwenUsageError("Use `%qwencmd emulator start` or `%qwencmd emulator stop`.")
+
+
+def cmd_models(magics: QwenMagics, rest: list[str]) -> Table:
+    from .errors import hint_for
+    from .providers.openai_common import from_openai_error, openai_client
+    from .settings import build_request
+
+    request = build_request("models", {"api": "chat"}, magics)
+    client = openai_client(request.base_url, request.api_key, request.timeout, request.max_retries)
+    try:
+        models = list(client.models.list())
+    except Exception as exc:
+        error = from_openai_error(exc)
+        error.hint = hint_for(
+            error, region=request.region, base_url=request.base_url, model=request.model
+        )
+        raise QwenUsageError(f"Could not list models at {request.base_url}: {error}") from None
+    rows = [["model", "owned by"]]
+    rows += [
+        [m.id, str(getattr(m, "owned_by", "") or "")] for m in sorted(models, key=lambda m: m.id)
+    ]
+    return Table(rows, f"{len(rows) - 1} models at {request.base_url}")

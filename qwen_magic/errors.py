@@ -1,0 +1,92 @@
+"""Errors for people: user mistakes are short UsageErrors; service failures are ServiceErrors.
+
+This module is the one place that turns what went wrong into words and a fix.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from IPython.core.error import UsageError
+
+
+class QwenUsageError(UsageError):
+    """Bad input, raised before any request. IPython shows it as one paragraph, no traceback."""
+
+
+@dataclass
+class ServiceError:
+    """A failure reported by the service or the network, as the user should see it."""
+
+    kind: str  # "http", "stream", "connection", "timeout", "interrupted", "internal"
+    message: str
+    status: int | None = None
+    code: str | None = None
+    request_id: str | None = None
+    hint: str = ""
+    context: dict[str, str] = field(default_factory=dict, repr=False)
+
+    @property
+    def title(self) -> str:
+        parts = {
+            "http": "The service answered with an error",
+            "stream": "The stream broke off",
+            "connection": "Could not reach the service",
+            "timeout": "The service did not answer in time",
+            "internal": "Something went wrong inside qwen_magic",
+        }
+        head = parts.get(self.kind, "Error")
+        if self.status:
+            head += f" (HTTP {self.status})"
+        return head
+
+    def summary(self) -> str:
+        """One line: what happened, the service's code and message."""
+        code = f"{self.code}: " if self.code else ""
+        return f"{self.title} — {code}{self.message}".strip()
+
+    def __str__(self) -> str:
+        lines = [self.summary()]
+        if self.request_id:
+            lines.append(f"request id: {self.request_id}")
+        if self.hint:
+            lines.append(f"fix: {self.hint}")
+        return "\n".join(lines)
+
+
+def hint_for(error: ServiceError, *, region: str | None, base_url: str, model: str) -> str:
+    """The fix to suggest, from the status/code and where the request went."""
+    code = (error.code or "").lower()
+    status = error.status
+    where = f"region {region!r}" if region else base_url
+    if error.kind == "connection":
+        return (
+            f"check your network and the endpoint ({base_url}); "
+            "use --region or --base-url to pick another."
+        )
+    if error.kind == "timeout":
+        return "the model may be busy: try again, or raise `%config QwenMagics.timeout`."
+    if error.kind == "stream":
+        return "the partial answer is kept above; run the cell again to retry."
+    if status == 401 or "api_key" in code or "apikey" in code:
+        return (
+            f"keys are per region — this key may belong to another region; you asked for "
+            f"{where}. Set DASHSCOPE_API_KEY to a key of that region (or run `%qwencmd key`), "
+            "or choose the key's region with --region."
+        )
+    if status == 403:
+        return "your account or workspace may not have access to this model: check Model Studio."
+    if status == 404 or "model_not" in code or "modelnotfound" in code:
+        return (
+            f"model {model!r} is not available at {where}: check the name, or list models "
+            "with `%qwencmd models`."
+        )
+    if status == 429:
+        return "you are rate-limited or out of quota: wait a little and run the cell again."
+    if status is not None and status >= 500:
+        return "the service had a problem: run the cell again in a moment."
+    if "data_inspection" in code or "datainspection" in code:
+        return "the content was flagged by the service's inspection: rephrase the prompt."
+    if status == 400:
+        return "a parameter was rejected: check the options you passed (see `%qwen?`)."
+    return ""

@@ -1,0 +1,77 @@
+"""The shared vocabulary between providers and renderers.
+
+A provider turns one SDK stream into a sequence of these events; the runner folds them into a
+:class:`~qwen_magic.request.Result`. Nothing here knows about SDKs or widgets.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .errors import ServiceError
+
+
+@dataclass(frozen=True, slots=True)
+class ReasoningDelta:
+    """A piece of the model's thinking."""
+
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class TextDelta:
+    """A piece of the answer."""
+
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class Usage:
+    """Token counts. Protocols that report usage cumulatively just send the latest."""
+
+    input_tokens: int | None = None
+    output_tokens: int | None = None
+    reasoning_tokens: int | None = None
+    cached_tokens: int | None = None
+
+    @property
+    def total_tokens(self) -> int | None:
+        if self.input_tokens is None and self.output_tokens is None:
+            return None
+        return (self.input_tokens or 0) + (self.output_tokens or 0)
+
+    def as_dict(self) -> dict[str, int | None]:
+        return {
+            "input_tokens": self.input_tokens,
+            "output_tokens": self.output_tokens,
+            "reasoning_tokens": self.reasoning_tokens,
+            "cached_tokens": self.cached_tokens,
+            "total_tokens": self.total_tokens,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Started:
+    """The service accepted the request (ids known before the first token)."""
+
+    request_id: str | None = None
+    model: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Finished:
+    """The model stopped on its own (``stop``, ``length``, ...)."""
+
+    finish_reason: str | None = None
+    request_id: str | None = None
+    response_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Failed:
+    """The service or the connection failed; whatever streamed before is kept."""
+
+    error: ServiceError
+
+
+Event = ReasoningDelta | TextDelta | Usage | Started | Finished | Failed

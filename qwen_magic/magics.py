@@ -1,0 +1,242 @@
+"""``%%qwen`` / ``%qwen`` / ``%qwencmd``: parse, build one Request, hand it to the runner.
+
+Nothing here imports an SDK: ``%load_ext qwen_magic`` stays fast.
+"""
+
+from __future__ import annotations
+
+import keyword
+import sys
+from typing import Any
+
+from IPython.core.magic import Magics, line_cell_magic, line_magic, magics_class
+from IPython.core.magic_arguments import argument, magic_arguments, parse_argstring
+from traitlets import Bool, Enum, Float, Int, Unicode
+
+from .cmdline import split_options
+from .errors import QwenUsageError
+from .request import APIS, FORMATS, PRESETS, Result
+from .settings import DISPLAYS, build_request
+from .usage import UsageBook
+
+
+def _qwen_options(func):
+    """All options of ``%%qwen``/``%qwen``, bundled (the script magics' pattern)."""
+    options = [
+        argument("-m", "--model", help="Model name, e.g. qwen3.5-plus, qwen-plus, qwen3-max."),
+        argument("--api", choices=APIS, help="Protocol/SDK: chat (default), responses, dashscope."),
+        argument("--region", help="sg (Singapore, default), us, cn, hk, de (needs a workspace)."),
+        argument(
+            "--base-url", help="Any base URL (e.g. a vLLM/Ollama server); overrides --region."
+        ),
+        argument("-s", "--system", help="System message for this call."),
+        argument(
+            "--think",
+            dest="thinking",
+            action="store_const",
+            const=True,
+            help="Turn thinking on (enable_thinking=true).",
+        ),
+        argument(
+            "--no-think",
+            dest="thinking",
+            action="store_const",
+            const=False,
+            help="Turn thinking off (enable_thinking=false).",
+        ),
+        argument(
+            "--thinking-budget",
+            type=int,
+            metavar="N",
+            help="At most N tokens of thinking (implies --think).",
+        ),
+        argument(
+            "-t", "--temperature", type=float, metavar="X", help="Sampling temperature in [0, 2)."
+        ),
+        argument("--top-p", type=float, metavar="X", help="Nucleus sampling in (0, 1]."),
+        argument("--max-tokens", type=int, metavar="N", help="At most N tokens of answer."),
+        argument("--seed", type=int, metavar="N", help="Seed for repeatable sampling."),
+        argument("--stop", action="append", metavar="S", help="Stop sequence (repeatable)."),
+        argument(
+            "--preset",
+            choices=tuple(PRESETS),
+            help="The documented temperature/top_p pair for a scenario; -t/--top-p win.",
+        ),
+        argument("-o", "--out", metavar="NAME", help="Also store the Result in variable NAME."),
+        argument(
+            "--no-stream",
+            dest="stream",
+            action="store_const",
+            const=False,
+            help="Wait for the whole answer instead of streaming it.",
+        ),
+        argument(
+            "-q", "--quiet", action="store_true", help="Show nothing; the Result is still stored."
+        ),
+        argument(
+            "-f", "--format", choices=FORMATS, help="Show the answer as markdown (default) or text."
+        ),
+        argument(
+            "--raw",
+            action="store_true",
+            help="Send the prompt exactly as written: no {name} filling.",
+        ),
+    ]
+    for option in reversed(options):
+        func = option(func)
+    return magic_arguments()(func)
+
+
+@magics_class
+class QwenMagics(Magics):
+    """Ask Qwen models from IPython. Every setting below is an IPython config trait."""
+
+    model = Unicode("qwen3.5-plus", help="Default model.").tag(config=True)
+    api = Enum(APIS, default_value="chat", help="chat, responses or dashscope.").tag(config=True)
+    region = Unicode("sg", help="sg, us, cn, hk or de.").tag(config=True)
+    workspace = Unicode(None, allow_none=True, help="Model Studio workspace id.").tag(config=True)
+    base_url = Unicode(None, allow_none=True, help="Overrides the region's URL.").tag(config=True)
+    api_key_env = Unicode("DASHSCOPE_API_KEY", help="Environment variable holding the key.").tag(
+        config=True
+    )
+    system = Unicode(None, allow_none=True, help="Default system message.").tag(config=True)
+    thinking = Bool(None, allow_none=True, help="True/False sends enable_thinking.").tag(
+        config=True
+    )
+    thinking_budget = Int(None, allow_none=True, help="Default thinking budget.").tag(config=True)
+    stream = Bool(True, help="Stream answers.").tag(config=True)
+    display = Enum(DISPLAYS, default_value="live", help="live, final or none.").tag(config=True)
+    format = Enum(FORMATS, default_value="markdown", help="markdown or text.").tag(config=True)
+    update_interval = Float(0.1, help="Seconds between UI refreshes while streaming.").tag(
+        config=True
+    )
+    timeout = Float(120.0, help="Seconds to wait for the service (per read).").tag(config=True)
+    max_retries = Int(2, help="Retries before the first token (429, 5xx, network).").tag(
+        config=True
+    )
+    concurrency = Int(4, help="Parallel requests for batch runs.").tag(config=True)
+    debug = Bool(False, help="Show tracebacks of internal errors.").tag(config=True)
+
+    def __init__(self, shell: Any = None, **kwargs: Any) -> None:
+        super().__init__(shell=shell, **kwargs)
+        self.usage_book = UsageBook()
+        self.emulator: Any = None
+
+    @property
+    def emulator_bases(self) -> dict[str, str] | None:
+        emu = self.emulator
+        if emu is None:
+            return None
+        return {"chat": emu.compat_base, "responses": emu.compat_base, "dashscope": emu.native_base}
+
+    # ------------------------------------------------------------------ %%qwen / %qwen
+    @_qwen_options
+    @line_cell_magic
+    def qwen(self, line: str, cell: str | None = None) -> None:
+        """Ask a Qwen model; the answer streams live below the cell.
+
+        Usage::
+
+            %%qwen [options]
+            Your prompt, over as many lines as you like. {name} and {expr} are filled
+            from your variables; write {{ and }} for literal braces.
+
+            %qwen [options] a one-line prompt
+
+        The reasoning (when the model thinks) streams into a section that folds away when the
+        answer starts; a footer shows tokens and timings; Stop ends the answer and keeps what
+        arrived. When done, the live view is replaced by a static Markdown output, so the
+        saved notebook reads the same on GitHub or in nbconvert. The Result is stored in
+        ``_qwen`` (and in ``-o NAME``): ``.text``, ``.reasoning``, ``.usage``, ``.error``...
+
+        Defaults come from ``%config QwenMagics.<trait>`` (model, api, region, workspace,
+        base_url, api_key_env, system, thinking, stream, display, update_interval, timeout,
+        max_retries). The key is read from ``$DASHSCOPE_API_KEY`` (keys are per region) or set
+        for the session with ``%qwencmd key``. ``%qwencmd emulator start`` answers offline.
+
+        Examples::
+
+            %qwen -m qwen-plus What is the capital of France?
+            %%qwen --think --preset factual_qa -o answer
+            Explain why {df.shape[0]} rows might be too few for this model.
+
+        Management commands are in ``%qwencmd`` (``%qwencmd?``).
+        """
+        args, prompt = self._parse(line, cell)
+        if args.out is not None and not (
+            args.out.isidentifier() and not keyword.iskeyword(args.out)
+        ):
+            raise QwenUsageError(f"-o/--out needs a Python variable name; {args.out!r} is not one.")
+        if not args.raw:
+            from .interpolate import interpolate
+
+            prompt = interpolate(prompt, self.shell.user_ns if self.shell else {})
+        options = vars(args)
+        request = build_request(prompt, options, self)
+        display = "none" if args.quiet else self.display
+        result = self._execute(request, display)
+        self._store(result, args.out)
+
+    def _parse(self, line: str, cell: str | None) -> tuple[Any, str]:
+        option_text, rest = split_options(line, self.qwen.parser)
+        args = parse_argstring(self.qwen, option_text)
+        prompt = rest if cell is None else (rest + "\n" + cell if rest else cell)
+        return args, prompt.strip("\n")
+
+    def _renderer(self, display: str) -> Any:
+        from .render import FinalRenderer, NullRenderer
+
+        if display == "none":
+            return NullRenderer()
+        if display == "final":
+            return FinalRenderer()
+        if self.shell is None or _is_terminal(self.shell):
+            from .render.terminal import TerminalRenderer
+
+            return TerminalRenderer()
+        from .render.live import LiveRenderer
+
+        return LiveRenderer()
+
+    def _execute(self, request: Any, display: str) -> Result:
+        from .runner import execute
+
+        result = execute(request, self._renderer(display), self.update_interval)
+        self._after(result)
+        return result
+
+    def _after(self, result: Result) -> None:
+        self.usage_book.add(result)
+        error = result.error
+        if error is not None and error.kind == "internal" and self.debug:
+            print(error.context.get("traceback", ""), file=sys.stderr)
+
+    def _store(self, result: Result, out: str | None) -> None:
+        if self.shell is None:
+            return
+        self.shell.user_ns["_qwen"] = result
+        if out:
+            self.shell.user_ns[out] = result
+
+    # ------------------------------------------------------------------ %qwencmd
+    @line_magic
+    def qwencmd(self, line: str) -> Any:
+        """Manage qwen_magic.
+
+        Usage::
+
+            %qwencmd config              effective settings and URLs (the key masked)
+            %qwencmd key                 type the API key (getpass; kept in memory only)
+            %qwencmd models              list the endpoint's models
+            %qwencmd usage               tokens and calls this session, per model
+            %qwencmd emulator start      answer from the offline emulator (no network, no key)
+            %qwencmd emulator stop       back to the real service
+            %qwencmd debug on|off        show tracebacks of internal errors
+        """
+        from . import commands
+
+        return commands.run(self, line)
+
+
+def _is_terminal(shell: Any) -> bool:
+    return any(cls.__name__ == "TerminalInteractiveShell" for cls in type(shell).__mro__)

@@ -1,0 +1,114 @@
+"""OpenAI Chat Completions (DashScope compatible mode, or any OpenAI-compatible server)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+from ..events import Event, Failed, Finished, ReasoningDelta, Started, Usage
+from ..messages import chat_messages, sampling_options, thinking_options
+from ..request import Request
+from .openai_common import from_openai_error, openai_client
+from .think_tags import ThinkTagSplitter
+
+
+def usage_from_chat(usage: Any) -> Usage:
+    prompt_details = getattr(usage, "prompt_tokens_details", None)
+    completion_details = getattr(usage, "completion_tokens_details", None)
+    return Usage(
+        input_tokens=usage.prompt_tokens,
+        output_tokens=usage.completion_tokens,
+        reasoning_tokens=getattr(completion_details, "reasoning_tokens", None),
+        cached_tokens=getattr(prompt_details, "cached_tokens", None),
+    )
+
+
+def _reasoning_of(obj: Any) -> str | None:
+    """DashScope and vLLM say ``reasoning_content``; Ollama and newer vLLM say ``reasoning``."""
+    value = getattr(obj, "reasoning_content", None) or getattr(obj, "reasoning", None)
+    return value if isinstance(value, str) else None
+
+
+class ChatProvider:
+    def __init__(self, request: Request) -> None:
+        self.request = request
+        self._stream: Any = None
+
+    def _arguments(self) -> dict[str, Any]:
+        req = self.request
+        args: dict[str, Any] = {
+            "model": req.model,
+            "messages": chat_messages(req),
+            **sampling_options(req),
+        }
+        if req.max_tokens is not None:
+            args["max_tokens"] = req.max_tokens
+        extra = thinking_options(req)
+        if extra:
+            args["extra_body"] = extra
+        return args
+
+    def events(self) -> Iterator[Event]:
+        req = self.request
+        client = openai_client(req.base_url, req.api_key, req.timeout, req.max_retries)
+        try:
+            if req.stream:
+                yield from self._streamed(client)
+            else:
+                yield from self._whole(client)
+        except Exception as exc:  # every SDK/transport failure ends as one Failed event
+            yield Failed(from_openai_error(exc))
+
+    def _streamed(self, client: Any) -> Iterator[Event]:
+        stream = client.chat.completions.create(
+            stream=True, stream_options={"include_usage": True}, **self._arguments()
+        )
+        self._stream = stream
+        request_id = stream.response.headers.get("x-request-id")
+        splitter = ThinkTagSplitter()
+        finish_reason = None
+        response_id = None
+        with stream:
+            for chunk in stream:
+                if response_id is None:
+                    response_id = chunk.id
+                    yield Started(request_id=request_id or chunk.id, model=chunk.model)
+                if chunk.choices:
+                    choice = chunk.choices[0]
+                    delta = choice.delta
+                    reasoning = _reasoning_of(delta)
+                    if reasoning:
+                        yield ReasoningDelta(reasoning)
+                    if delta.content:
+                        yield from splitter.feed(delta.content)
+                    if choice.finish_reason:
+                        finish_reason = choice.finish_reason
+                if chunk.usage is not None:
+                    yield usage_from_chat(chunk.usage)
+        yield from splitter.flush()
+        yield Finished(finish_reason, request_id=request_id or response_id, response_id=response_id)
+
+    def _whole(self, client: Any) -> Iterator[Event]:
+        raw = client.chat.completions.with_raw_response.create(**self._arguments())
+        completion = raw.parse()
+        request_id = raw.headers.get("x-request-id") or completion.id
+        yield Started(request_id=request_id, model=completion.model)
+        finish_reason = None
+        if completion.choices:
+            message = completion.choices[0].message
+            reasoning = _reasoning_of(message)
+            if reasoning:
+                yield ReasoningDelta(reasoning)
+            if message.content:
+                splitter = ThinkTagSplitter()
+                yield from splitter.feed(message.content)
+                yield from splitter.flush()
+            finish_reason = completion.choices[0].finish_reason
+        if completion.usage is not None:
+            yield usage_from_chat(completion.usage)
+        yield Finished(finish_reason, request_id=request_id, response_id=completion.id)
+
+    def abort(self) -> None:
+        stream = self._stream
+        if stream is not None:
+            stream.response.close()

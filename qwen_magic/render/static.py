@@ -1,0 +1,100 @@
+"""The final, static output: plain Markdown that every notebook viewer shows the same way."""
+
+from __future__ import annotations
+
+import html
+
+from ..request import Result
+from .markdown import close_open_fence, fenced
+
+
+def thinking_summary(result: Result, *, done: bool = True) -> str:
+    """``Thought for 3.2 s · 120 tokens`` (or ``Thinking…`` while it still thinks)."""
+    if not done:
+        return "Thinking…"
+    parts = []
+    if result.reasoning_time is not None:
+        parts.append(f"{result.reasoning_time:.1f} s")
+    if result.usage.reasoning_tokens:
+        parts.append(f"{result.usage.reasoning_tokens} tokens")
+    return "Thought" + (" for " + " · ".join(parts) if parts else "")
+
+
+def usage_line(result: Result) -> str:
+    """Model, where, tokens and timings on one line."""
+    where = " · ".join(x for x in (result.model, result.api, result.region) if x)
+    u = result.usage
+    bits = [where] if where else []
+    if u.input_tokens is not None:
+        bits.append(f"{u.input_tokens} in")
+    if u.output_tokens is not None:
+        out = f"{u.output_tokens} out"
+        if u.reasoning_tokens:
+            out += f" ({u.reasoning_tokens} reasoning)"
+        bits.append(out)
+    if u.cached_tokens:
+        bits.append(f"{u.cached_tokens} cached")
+    if result.ttft is not None:
+        bits.append(f"first token {result.ttft:.2f} s")
+    if result.elapsed is not None:
+        bits.append(f"{result.elapsed:.1f} s")
+    rate = result.tokens_per_second
+    if rate:
+        bits.append(f"{rate:.0f} tok/s")
+    return " · ".join(bits)
+
+
+def answer_markdown(result: Result) -> str:
+    if result.format == "text":
+        return fenced(result.text, "text") if result.text else ""
+    return close_open_fence(result.text)
+
+
+def error_markdown(result: Result) -> str:
+    err = result.error
+    if err is None:
+        return ""
+    lines = [f"**⚠ {html.escape(err.summary())}**"]
+    if err.request_id:
+        lines.append(f"request id: `{err.request_id}`")
+    if err.hint:
+        lines.append(f"**Fix:** {err.hint}")
+    if result.text or result.reasoning:
+        lines.append("The partial answer above is kept.")
+    return "\n".join("> " + line + "  " for line in lines)
+
+
+def to_markdown(result: Result) -> str:
+    blocks: list[str] = []
+    if result.reasoning:
+        body = close_open_fence(result.reasoning).replace("</details>", "&lt;/details&gt;")
+        blocks.append(
+            f"<details><summary>{thinking_summary(result)}</summary>\n\n{body}\n\n</details>"
+        )
+    answer = answer_markdown(result)
+    if answer:
+        blocks.append(answer)
+    if result.interrupted:
+        blocks.append("*⏹ Stopped — the answer above is partial.*")
+    if result.error:
+        blocks.append(error_markdown(result))
+    blocks.append(f"<sub>{html.escape(usage_line(result))}</sub>")
+    return "\n\n".join(blocks)
+
+
+def to_plain(result: Result) -> str:
+    blocks: list[str] = []
+    if result.reasoning:
+        blocks.append(f"[{thinking_summary(result)}]\n{result.reasoning}\n[answer]")
+    if result.text:
+        blocks.append(result.text)
+    if result.interrupted:
+        blocks.append("[stopped: the answer above is partial]")
+    if result.error:
+        blocks.append(f"[error] {result.error}")
+    blocks.append(f"[{usage_line(result)}]")
+    return "\n\n".join(blocks)
+
+
+def to_bundle(result: Result) -> dict[str, str]:
+    return {"text/markdown": to_markdown(result), "text/plain": to_plain(result)}

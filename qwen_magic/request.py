@@ -1,0 +1,125 @@
+"""Request and Result: what is asked, and what came back. No I/O here."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+from .errors import QwenUsageError, ServiceError
+from .events import Usage
+
+APIS = ("chat", "responses", "dashscope")
+FORMATS = ("markdown", "text")
+
+# The seeds' recommended settings per scenario (text-generation overview, SCENARIO_CONFIGS).
+PRESETS: dict[str, dict[str, float]] = {
+    "creative_writing": {"temperature": 0.9, "top_p": 0.95},
+    "code_generation": {"temperature": 0.2, "top_p": 0.8},
+    "factual_qa": {"temperature": 0.1, "top_p": 0.7},
+    "translation": {"temperature": 0.3, "top_p": 0.8},
+}
+
+
+@dataclass
+class Request:
+    """One call to a model, fully resolved: every option has its final value."""
+
+    prompt: str
+    model: str
+    api: str
+    base_url: str
+    api_key: str = field(repr=False, compare=False)
+    region: str | None = None  # None when --base-url points elsewhere
+    system: str | None = None
+    history: list[dict[str, Any]] = field(default_factory=list)
+    thinking: bool | None = None
+    thinking_budget: int | None = None
+    temperature: float | None = None
+    top_p: float | None = None
+    max_tokens: int | None = None
+    seed: int | None = None
+    stop: list[str] | None = None
+    stream: bool = True
+    timeout: float = 120.0
+    max_retries: int = 2
+    format: str = "markdown"
+
+    def validate(self) -> None:
+        """Raise a QwenUsageError for any value the service would reject."""
+        if not self.prompt.strip():
+            raise QwenUsageError(
+                "The prompt is empty: write it in the cell below `%%qwen`, or after `%qwen` "
+                "on the same line."
+            )
+        if self.api not in APIS:
+            raise QwenUsageError(f"Unknown --api {self.api!r}: use one of {', '.join(APIS)}.")
+        if self.format not in FORMATS:
+            raise QwenUsageError(
+                f"Unknown --format {self.format!r}: use one of {', '.join(FORMATS)}."
+            )
+        _check_range("temperature (-t)", self.temperature, 0.0, 2.0, hi_open=True)
+        _check_range("top_p (--top-p)", self.top_p, 0.0, 1.0, lo_open=True)
+        if self.max_tokens is not None and self.max_tokens < 1:
+            raise QwenUsageError("--max-tokens must be at least 1.")
+        if self.thinking_budget is not None and self.thinking_budget < 1:
+            raise QwenUsageError("--thinking-budget must be at least 1 token.")
+        if self.seed is not None and not 0 <= self.seed <= 2**31 - 1:
+            raise QwenUsageError("--seed must be between 0 and 2147483647.")
+        if self.timeout <= 0:
+            raise QwenUsageError("QwenMagics.timeout must be a positive number of seconds.")
+
+
+def _check_range(
+    name: str, value: float | None, lo: float, hi: float, *, lo_open=False, hi_open=False
+) -> None:
+    if value is None:
+        return
+    too_low = value <= lo if lo_open else value < lo
+    too_high = value >= hi if hi_open else value > hi
+    if too_low or too_high or math.isnan(value):
+        interval = f"{'(' if lo_open else '['}{lo:g}, {hi:g}{')' if hi_open else ']'}"
+        raise QwenUsageError(f"{name} must be in {interval}; you gave {value:g}.")
+
+
+@dataclass
+class Result:
+    """What came back. Also stored in ``_qwen`` and in ``-o NAME``."""
+
+    text: str = ""
+    reasoning: str = ""
+    data: Any = None
+    usage: Usage = field(default_factory=Usage)
+    model: str = ""
+    api: str = ""
+    region: str | None = None
+    request_id: str | None = None
+    finish_reason: str | None = None
+    ttft: float | None = None  # seconds to the first token (reasoning or answer)
+    elapsed: float | None = None
+    reasoning_time: float | None = None  # seconds spent thinking, when it thought
+    interrupted: bool = False
+    error: ServiceError | None = None
+    messages: list[dict[str, Any]] = field(default_factory=list)
+    raw: Any = field(default=None, repr=False)
+    format: str = field(default="markdown", repr=False)
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None and not self.interrupted
+
+    @property
+    def tokens_per_second(self) -> float | None:
+        out = self.usage.output_tokens
+        if not out or not self.elapsed or self.ttft is None:
+            return None
+        streaming = self.elapsed - self.ttft
+        return out / streaming if streaming > 0 else None
+
+    def __str__(self) -> str:
+        return self.text
+
+    def _repr_markdown_(self) -> str:
+        from .render.static import to_markdown
+
+        return to_markdown(self)

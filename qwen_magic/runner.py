@@ -1,0 +1,183 @@
+"""Run one Request: a worker thread drains the provider, the caller's thread renders.
+
+The SDK stream is read in a worker thread so that reading never waits for the UI and the UI
+refreshes on a clock (``update_interval``), not per chunk: the cost of showing an answer grows
+with time, not with the number of chunks. Widgets are only touched from the calling thread.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import threading
+import time
+from collections.abc import Callable
+
+from .errors import ServiceError
+from .events import Failed, Finished, ReasoningDelta, Started, TextDelta, Usage
+from .messages import chat_messages
+from .providers import Provider, make_provider
+from .render import Renderer
+from .request import Request, Result
+
+
+class Collector:
+    """Folds Events into a Result. ``apply`` runs per chunk, so it stays tiny."""
+
+    def __init__(self, request: Request, clock: Callable[[], float] = time.perf_counter) -> None:
+        self.request = request
+        self.clock = clock
+        self.started_at = clock()
+        self.text_parts: list[str] = []
+        self.reasoning_parts: list[str] = []
+        self.usage = Usage()
+        self.finish_reason: str | None = None
+        self.request_id: str | None = None
+        self.error: ServiceError | None = None
+        self.interrupted = False
+        self.first_token_at: float | None = None
+        self.answer_at: float | None = None
+        self.ended_at: float | None = None
+        self.done = threading.Event()
+
+    def apply(self, event: object) -> None:
+        kind = type(event)
+        if kind is TextDelta:
+            if self.answer_at is None:
+                self.answer_at = self.clock()
+                if self.first_token_at is None:
+                    self.first_token_at = self.answer_at
+            self.text_parts.append(event.text)  # type: ignore[attr-defined]
+        elif kind is ReasoningDelta:
+            if self.first_token_at is None:
+                self.first_token_at = self.clock()
+            self.reasoning_parts.append(event.text)  # type: ignore[attr-defined]
+        elif kind is Usage:
+            self.usage = event  # type: ignore[assignment]
+        elif kind is Started:
+            self.request_id = self.request_id or event.request_id  # type: ignore[attr-defined]
+        elif kind is Finished:
+            self.finish_reason = event.finish_reason  # type: ignore[attr-defined]
+            self.request_id = event.request_id or self.request_id  # type: ignore[attr-defined]
+        elif kind is Failed:
+            self.error = event.error  # type: ignore[attr-defined]
+            self.request_id = self.request_id or self.error.request_id
+
+    def end(self) -> None:
+        if self.ended_at is None:
+            self.ended_at = self.clock()
+        self.done.set()
+
+    def snapshot(self) -> Result:
+        req = self.request
+        now = self.ended_at if self.ended_at is not None else self.clock()
+        thought_until = self.answer_at if self.answer_at is not None else now
+        reasoning = "".join(self.reasoning_parts)
+        return Result(
+            text="".join(self.text_parts),
+            reasoning=reasoning,
+            usage=self.usage,
+            model=req.model,
+            api=req.api,
+            region=req.region,
+            request_id=self.request_id,
+            finish_reason=self.finish_reason,
+            ttft=None if self.first_token_at is None else self.first_token_at - self.started_at,
+            elapsed=now - self.started_at,
+            reasoning_time=(
+                thought_until - self.first_token_at
+                if reasoning and self.first_token_at is not None
+                else None
+            ),
+            interrupted=self.interrupted,
+            error=self.error,
+            messages=chat_messages(req),
+            format=req.format,
+        )
+
+
+class Run:
+    """One request in flight: the worker, the collector, and how to stop it."""
+
+    def __init__(self, request: Request, renderer: Renderer, provider: Provider | None = None):
+        self.request = request
+        self.renderer = renderer
+        self.provider = provider or make_provider(request)
+        self.collector = Collector(request)
+        self.cancelled = threading.Event()
+        self.worker = threading.Thread(target=self._pump, name="qwen-stream", daemon=True)
+        self.on_done: Callable[[], None] | None = None
+
+    def _pump(self) -> None:
+        events = self.provider.events()
+        try:
+            for event in events:
+                if self.cancelled.is_set():
+                    break
+                self.collector.apply(event)
+        except Exception as exc:  # a bug, not a service error: keep it visible
+            if not self.cancelled.is_set():
+                self.collector.error = ServiceError("internal", f"{type(exc).__name__}: {exc}")
+                self.collector.error.context["traceback"] = _format_traceback(exc)
+        finally:
+            events.close()  # closes the HTTP stream if we stopped early
+            self.collector.end()
+            if self.on_done is not None:
+                self.on_done()
+
+    def stop(self) -> None:
+        """Stop now, from any thread: keep the partial answer, close the connection."""
+        if self.collector.done.is_set() or self.cancelled.is_set():
+            return
+        self.cancelled.set()
+        self.collector.interrupted = True
+        try:
+            self.provider.abort()
+        finally:
+            self.collector.end()
+
+    def start(self) -> None:
+        self.renderer.start(self.request, self.stop)
+        self.worker.start()
+
+    def finish(self) -> Result:
+        self.worker.join(timeout=1.0)
+        result = self.collector.snapshot()
+        self.renderer.finish(result)
+        return result
+
+
+def execute(request: Request, renderer: Renderer, interval: float = 0.1) -> Result:
+    """Run synchronously; Ctrl-C / the kernel's interrupt stops the answer and keeps it."""
+    run = Run(request, renderer)
+    run.start()
+    try:
+        while not run.collector.done.wait(interval):
+            renderer.update(run.collector.snapshot())
+    except KeyboardInterrupt:
+        run.stop()
+    return run.finish()
+
+
+async def execute_async(request: Request, renderer: Renderer, interval: float = 0.1) -> Result:
+    """Run as a coroutine on the kernel's loop, so widget clicks (Stop) arrive mid-answer."""
+    loop = asyncio.get_running_loop()
+    wake = asyncio.Event()
+    run = Run(request, renderer)
+    run.on_done = lambda: loop.call_soon_threadsafe(wake.set)
+    run.start()
+    try:
+        while not run.collector.done.is_set():
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(wake.wait(), timeout=interval)
+            if not run.collector.done.is_set():
+                renderer.update(run.collector.snapshot())
+    except (KeyboardInterrupt, asyncio.CancelledError):
+        run.stop()
+    return run.finish()
+
+
+def _format_traceback(exc: BaseException) -> str:
+    import traceback
+
+    return "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
