@@ -33,9 +33,7 @@ def unload_ipython_extension(ipython: Any) -> None:
         for name in names:
             ipython.magics_manager.magics[kind].pop(name, None)
     ipython.magics_manager.registry.pop(type(magics).__name__, None)
-    if magics.emulator is not None:
-        magics.emulator.stop()
-        magics.emulator = None
+    magics.use_emulator(None)
     ipython.user_ns.pop("_qwen", None)
 
 

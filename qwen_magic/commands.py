@@ -76,15 +76,13 @@ def cmd_emulator(magics: QwenMagics, rest: list[str]) -> None:
         if magics.emulator is None:
             from .testing import Emulator
 
-            magics.emulator = Emulator().start()
+            magics.use_emulator(Emulator().start(), owned=True)
         print(
             f"Emulator running at {magics.emulator.url}: every %qwen call in this kernel now "
             "goes there (no network, no key). `%qwencmd emulator stop` to go back."
         )
     elif action == "stop":
-        if magics.emulator is not None:
-            magics.emulator.stop()
-            magics.emulator = None
+        magics.use_emulator(None)
         print("Emulator stopped: calls go to the real service again.")
     else:
         raise QwenUsageError("Use `%qwencmd emulator start` or `%qwencmd emulator stop`.")

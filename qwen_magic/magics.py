@@ -6,11 +6,12 @@ Nothing here imports an SDK: ``%load_ext qwen_magic`` stays fast.
 from __future__ import annotations
 
 import keyword
+import shlex
 import sys
 from typing import Any
 
 from IPython.core.magic import Magics, line_cell_magic, line_magic, magics_class
-from IPython.core.magic_arguments import argument, magic_arguments, parse_argstring
+from IPython.core.magic_arguments import argument, magic_arguments
 from traitlets import Bool, Enum, Float, Int, Unicode
 
 from .cmdline import split_options
@@ -121,6 +122,13 @@ class QwenMagics(Magics):
         super().__init__(shell=shell, **kwargs)
         self.usage_book = UsageBook()
         self.emulator: Any = None
+        self._owns_emulator = False
+
+    def use_emulator(self, emulator: Any, *, owned: bool = False) -> None:
+        """Send every call to ``emulator`` (None: back to the service); stop one we started."""
+        if self.emulator is not None and self._owns_emulator and self.emulator is not emulator:
+            self.emulator.stop()
+        self.emulator, self._owns_emulator = emulator, owned
 
     @property
     def emulator_bases(self) -> dict[str, str] | None:
@@ -179,7 +187,11 @@ class QwenMagics(Magics):
 
     def _parse(self, line: str, cell: str | None) -> tuple[Any, str]:
         option_text, rest = split_options(line, self.qwen.parser)
-        args = parse_argstring(self.qwen, option_text)
+        try:
+            argv = shlex.split(option_text)
+        except ValueError as exc:
+            raise QwenUsageError(f"Could not read the options {option_text!r}: {exc}.") from None
+        args = self.qwen.parser.parse_args(argv)
         prompt = rest if cell is None else (rest + "\n" + cell if rest else cell)
         return args, prompt.strip("\n")
 

@@ -28,15 +28,15 @@ def resolve_endpoint(
     custom_base_url: str | None,
     emulator_bases: dict[str, str] | None = None,
 ) -> Endpoint:
-    if custom_base_url:
-        return Endpoint(custom_base_url.rstrip("/"), None)
-    if emulator_bases is not None:
-        return Endpoint(emulator_bases[api], "emulator")
     if region not in REGIONS:
         raise QwenUsageError(
             f"Unknown region {region!r}: use one of {', '.join(REGIONS)} "
             "(sg Singapore, us Virginia, cn Beijing, hk Hong Kong, de Frankfurt)."
         )
+    if custom_base_url:
+        return Endpoint(custom_base_url.rstrip("/"), None)
+    if emulator_bases is not None:
+        return Endpoint(emulator_bases[api], "emulator")
     try:
         return Endpoint(base_url(api, region, workspace), region)
     except RegionError as exc:

@@ -49,11 +49,6 @@ class MarkdownStream:
             self._frozen_len += len(stable)
         self.tail.outputs = (_markdown_output(close_open_fence(tail)),) if tail else ()
 
-    def close(self) -> None:
-        for child in self.box.children:
-            child.close()
-        self.box.close()
-
 
 class LiveRenderer:
     """Header, thinking section, answer, footer and a Stop button, refreshed by the runner."""
@@ -105,12 +100,24 @@ class LiveRenderer:
 
     def close(self) -> None:
         """Free every widget model; the static output has replaced them."""
-        if self._box is None:
-            return
-        self.reasoning.close()
-        self.answer.close()
-        for widget in (self.header, self.stop_button, self.thinking, self.footer):
-            widget.close()
-        self._box.children[0].close()
-        self._box.close()
-        self._box = None
+        if self._box is not None:
+            close_tree(self._box)
+            self._box = None
+
+
+def close_tree(widget: Any) -> None:
+    """Close a widget, its children and its layout/style models (``close`` alone leaks those).
+
+    Values are emptied first: a saved notebook's widget state would otherwise keep a second
+    copy of the answer.
+    """
+    for child in getattr(widget, "children", ()):
+        close_tree(child)
+    if hasattr(widget, "outputs"):
+        widget.outputs = ()
+    if isinstance(getattr(widget, "value", None), str):
+        widget.value = ""
+    for sub in (getattr(widget, "layout", None), getattr(widget, "style", None)):
+        if sub is not None:
+            sub.close()
+    widget.close()

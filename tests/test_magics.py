@@ -1,0 +1,216 @@
+"""%%qwen and %qwen in an in-process IPython shell, against the emulator."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+from IPython.core.error import UsageError
+from IPython.utils.capture import capture_output
+
+from qwen_magic.request import Result
+from qwen_magic.testing import Reply
+
+
+def run_cell(ip, line: str, cell: str):
+    with capture_output() as cap:
+        ip.run_cell_magic("qwen", line, cell)
+    return cap
+
+
+def test_load_ext_does_not_import_the_sdks() -> None:
+    code = (
+        "import sys\n"
+        "from IPython.core.interactiveshell import InteractiveShell\n"
+        "ip = InteractiveShell.instance()\n"
+        "ip.run_line_magic('load_ext', 'qwen_magic')\n"
+        "assert 'qwen' in ip.magics_manager.magics['cell']\n"
+        "print(sorted(m for m in ('openai', 'dashscope', 'ipywidgets') if m in sys.modules))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
+
+
+def test_unload_removes_every_magic(shell) -> None:
+    shell.run_line_magic("load_ext", "qwen_magic")
+    assert {"qwen", "qwencmd"} <= set(shell.magics_manager.magics["line"])
+    shell.run_line_magic("unload_ext", "qwen_magic")
+    assert "qwen" not in shell.magics_manager.magics["line"]
+    assert "qwen" not in shell.magics_manager.magics["cell"]
+    assert "qwencmd" not in shell.magics_manager.magics["line"]
+    shell.run_line_magic("load_ext", "qwen_magic")  # and it loads again
+    assert "qwen" in shell.magics_manager.magics["cell"]
+    shell.run_line_magic("unload_ext", "qwen_magic")
+
+
+def test_cell_streams_live_then_leaves_one_static_markdown_output(ip, emulator) -> None:
+    emulator.queue(Reply(text="Paris is the capital.", reasoning="France... capital.", chunks=5))
+    cap = run_cell(ip, "--think", "What is the capital of France?")
+    live, final = cap.outputs[0], cap.outputs[-1]
+    assert "application/vnd.jupyter.widget-view+json" in live.data
+    md = final.data["text/markdown"]
+    assert md.startswith("<details><summary>Thought for ")
+    assert "France... capital." in md
+    assert "Paris is the capital." in md
+    assert "qwen3.5-plus · chat · emulator" in md
+    assert "text/plain" in final.data and "Paris is the capital." in final.data["text/plain"]
+    assert emulator.last.body["enable_thinking"] is True
+    assert emulator.last.body["stream_options"] == {"include_usage": True}
+
+
+def test_result_is_stored_in_underscore_qwen_and_out_and_cell_returns_nothing(ip, emulator):
+    emulator.queue(Reply(text="42", reasoning=""))
+    with capture_output():
+        value = ip.run_cell("%%qwen -o r --no-think\nThe answer?").result
+    assert value is None  # no Out[] echo
+    r = ip.user_ns["r"]
+    assert isinstance(r, Result) and r is ip.user_ns["_qwen"]
+    assert (r.text, r.reasoning, r.finish_reason, r.error) == ("42", "", "stop", None)
+    assert r.usage.output_tokens == 1 and r.usage.input_tokens
+    assert r.ttft is not None and r.elapsed >= r.ttft
+    assert r.messages == [{"role": "user", "content": "The answer?"}]
+    assert "42" in r._repr_markdown_()
+
+
+def test_line_magic_keeps_the_prompt_as_typed(ip, emulator) -> None:
+    with capture_output():
+        ip.run_line_magic("qwen", "-m qwen-plus -t 0.3 what's the capital of \"France\"?")
+    body = emulator.last.body
+    assert body["model"] == "qwen-plus" and body["temperature"] == 0.3
+    assert body["messages"][-1]["content"] == "what's the capital of \"France\"?"
+
+
+def test_options_reach_the_request_body(ip, emulator) -> None:
+    run_cell(
+        ip,
+        "-s 'Be brief.' --preset code_generation --top-p 0.5 --max-tokens 50 --seed 7 "
+        "--stop END --thinking-budget 30",
+        "Write code.",
+    )
+    body = emulator.last.body
+    assert body["messages"][0] == {"role": "system", "content": "Be brief."}
+    assert body["temperature"] == 0.2  # from the preset
+    assert body["top_p"] == 0.5  # explicit wins over the preset
+    assert (body["max_tokens"], body["seed"], body["stop"]) == (50, 7, ["END"])
+    assert (body["enable_thinking"], body["thinking_budget"]) == (True, 30)
+
+
+def test_config_traits_are_the_defaults(ip, magics, emulator) -> None:
+    ip.run_line_magic("config", "QwenMagics.model = 'qwen-flash'")
+    ip.run_line_magic("config", "QwenMagics.system = 'You are terse.'")
+    run_cell(ip, "", "Hi")
+    assert emulator.last.body["model"] == "qwen-flash"
+    assert emulator.last.body["messages"][0]["content"] == "You are terse."
+
+
+def test_interpolates_user_variables(ip, emulator) -> None:
+    ip.user_ns["city"] = "Hangzhou"
+    ip.user_ns["nums"] = [3, 4]
+    run_cell(ip, "", "Tell me about {city} and {nums[1] * 2}; keep {{braces}}.")
+    assert emulator.last.messages[-1]["content"] == "Tell me about Hangzhou and 8; keep {braces}."
+
+
+def test_display_final_publishes_exactly_one_static_output(ip, magics, emulator) -> None:
+    magics.display = "final"
+    emulator.queue(Reply(text="Hello", reasoning=""))
+    cap = run_cell(ip, "", "Hi")
+    assert len(cap.outputs) == 1
+    assert set(cap.outputs[0].data) == {"text/markdown", "text/plain"}
+
+
+@pytest.mark.parametrize("how", ["-q", "display"])
+def test_quiet_and_display_none_show_nothing_but_store_the_result(ip, magics, emulator, how):
+    if how == "display":
+        magics.display = "none"
+    emulator.queue(Reply(text="Silent", reasoning=""))
+    cap = run_cell(ip, "-q" if how == "-q" else "", "Hi")
+    assert cap.outputs == [] and cap.stdout == ""
+    assert ip.user_ns["_qwen"].text == "Silent"
+
+
+def test_no_stream_gives_the_same_result(ip, emulator) -> None:
+    emulator.queue(Reply(text="Whole answer.", reasoning="Why not."))
+    run_cell(ip, "--no-stream -m qwen-plus --think", "Hi")
+    r = ip.user_ns["_qwen"]
+    assert emulator.last.body.get("stream") in (None, False)  # not a stream request
+    assert (r.text, r.reasoning) == ("Whole answer.", "Why not.")
+    assert r.usage.reasoning_tokens == 2  # the emulator counts one token per word
+
+
+def test_ui_updates_for_a_2000_chunk_stream_are_bounded(ip, magics, emulator, comms) -> None:
+    magics.update_interval = 0.1
+    text = "word " * 2000
+    emulator.queue(Reply(text=text, reasoning="", chunks=2000, delay=0.0002))
+    cap = run_cell(ip, "", "Write a lot.")
+    r = ip.user_ns["_qwen"]
+    assert r.text == text
+    refreshes_allowed = r.elapsed / magics.update_interval + 3
+    # a refresh touches a handful of widgets (answer tail, footer, ...), never one per chunk
+    assert len(comms.updates) <= 6 * refreshes_allowed
+    assert len(comms.updates) < 2000 / 10
+    assert cap.outputs[-1].data["text/markdown"].count("word") == 2000
+
+
+def test_live_view_collapses_thinking_when_the_answer_starts(ip, magics, emulator, comms):
+    emulator.queue(Reply(text="The answer.", reasoning="Let me think " * 20, delay=0.01))
+    run_cell(ip, "--think", "Hi")
+    titles = [d["state"]["titles"] for d in comms.updates if "titles" in d.get("state", {})]
+    indexes = [d["state"]["selected_index"] for d in comms.updates if "selected_index" in d["state"]]
+    assert titles and titles[-1][0].startswith("Thought for ")
+    assert indexes and indexes[-1] is None  # collapsed
+
+
+def test_widgets_are_closed_after_the_answer(ip, emulator) -> None:
+    from ipywidgets.widgets.widget import _instances
+
+    before = len(_instances)
+    for _ in range(3):
+        run_cell(ip, "--think", "Hi")
+    assert len(_instances) == before
+
+
+@pytest.mark.parametrize(
+    ("line", "fragment"),
+    [
+        ("-t 2.5", "temperature (-t) must be in [0, 2)"),
+        ("--top-p 0", "top_p (--top-p) must be in (0, 1]"),
+        ("--region mars", "Unknown region 'mars'"),
+        ("--bogus", "unrecognized arguments: --bogus"),
+        ("-o 1x", "-o/--out needs a Python variable name"),
+        ("-m qwq-plus --no-think", "always thinks"),
+        ("-m qwen3-32b --think --no-stream", "can only think while streaming"),
+    ],
+)
+def test_bad_input_is_a_usage_error_before_any_request(ip, emulator, line, fragment) -> None:
+    with pytest.raises(UsageError, match=None) as info:
+        ip.run_cell_magic("qwen", line, "Hi")
+    assert fragment in str(info.value)
+    assert emulator.requests == []
+
+
+def test_empty_prompt_and_undefined_name_are_usage_errors(ip, emulator) -> None:
+    with pytest.raises(UsageError, match="prompt is empty"):
+        ip.run_cell_magic("qwen", "", "   \n")
+    with pytest.raises(UsageError, match=r"\{\{nowhere\}\}.*--raw"):
+        ip.run_cell_magic("qwen", "", "Where is {nowhere}?")
+    assert emulator.requests == []
+
+
+def test_missing_key_says_how_to_set_it(ip, magics, emulator, monkeypatch) -> None:
+    magics.use_emulator(None)
+    monkeypatch.delenv("DASHSCOPE_API_KEY")
+    with pytest.raises(UsageError, match="DASHSCOPE_API_KEY.*%qwencmd key"):
+        ip.run_cell_magic("qwen", "", "Hi")
+
+
+def test_frankfurt_needs_a_workspace(ip, magics) -> None:
+    magics.use_emulator(None)
+    with pytest.raises(UsageError, match="workspace"):
+        ip.run_cell_magic("qwen", "--region de", "Hi")
+
+
+def test_help_is_a_real_manual(ip) -> None:
+    doc = ip.find_cell_magic("qwen").__doc__
+    for needle in ("Usage::", "--think", "--preset", "-o NAME", "_qwen", "%qwencmd"):
+        assert needle in doc
