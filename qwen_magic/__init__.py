@@ -16,19 +16,24 @@ _loaded: dict[int, Any] = {}
 
 
 def load_ipython_extension(ipython: Any) -> None:
+    from . import kernel
     from .magics import QwenMagics
 
     if id(ipython) in _loaded:
         return
     magics = QwenMagics(shell=ipython)
     ipython.register_magics(magics)
+    kernel.install(ipython)
     _loaded[id(ipython)] = magics
 
 
 def unload_ipython_extension(ipython: Any) -> None:
+    from . import kernel
+
     magics = _loaded.pop(id(ipython), None)
     if magics is None:
         return
+    kernel.uninstall(ipython)
     for kind, names in magics.magics.items():
         for name in names:
             ipython.magics_manager.magics[kind].pop(name, None)

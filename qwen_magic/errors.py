@@ -9,9 +9,9 @@ from dataclasses import dataclass, field
 
 from IPython.core.error import UsageError
 
-
-class QwenUsageError(UsageError):
-    """Bad input, raised before any request. IPython shows it as one paragraph, no traceback."""
+# Bad input, raised before any request. IPython shows exactly ``UsageError`` (not a subclass)
+# as one short paragraph without a traceback, so this is an alias, not a subclass.
+QwenUsageError = UsageError
 
 
 @dataclass

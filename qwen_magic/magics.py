@@ -170,20 +170,32 @@ class QwenMagics(Magics):
 
         Management commands are in ``%qwencmd`` (``%qwencmd?``).
         """
+        request, display, out = self._prepare(line, cell)
+        result = self._execute(request, display)
+        self._store(result, out)
+
+    async def qwen_async(self, line: str, cell: str) -> None:
+        """``%%qwen`` as a coroutine on the kernel's loop (see ``kernel.py``): Stop works."""
+        from .runner import execute_async
+
+        request, display, out = self._prepare(line, cell)
+        renderer = self._renderer(display, stoppable=True)
+        result = await execute_async(request, renderer, self.update_interval)
+        self._after(result)
+        self._store(result, out)
+
+    def _prepare(self, line: str, cell: str | None) -> tuple[Any, str, str | None]:
+        """Parse and validate everything, before any request: (request, display, -o name)."""
         args, prompt = self._parse(line, cell)
-        if args.out is not None and not (
-            args.out.isidentifier() and not keyword.iskeyword(args.out)
-        ):
-            raise QwenUsageError(f"-o/--out needs a Python variable name; {args.out!r} is not one.")
+        out = args.out
+        if out is not None and not (out.isidentifier() and not keyword.iskeyword(out)):
+            raise QwenUsageError(f"-o/--out needs a Python variable name; {out!r} is not one.")
         if not args.raw:
             from .interpolate import interpolate
 
             prompt = interpolate(prompt, self.shell.user_ns if self.shell else {})
-        options = vars(args)
-        request = build_request(prompt, options, self)
-        display = "none" if args.quiet else self.display
-        result = self._execute(request, display)
-        self._store(result, args.out)
+        request = build_request(prompt, vars(args), self)
+        return request, ("none" if args.quiet else self.display), out
 
     def _parse(self, line: str, cell: str | None) -> tuple[Any, str]:
         option_text, rest = split_options(line, self.qwen.parser)
@@ -195,7 +207,7 @@ class QwenMagics(Magics):
         prompt = rest if cell is None else (rest + "\n" + cell if rest else cell)
         return args, prompt.strip("\n")
 
-    def _renderer(self, display: str) -> Any:
+    def _renderer(self, display: str, stoppable: bool = False) -> Any:
         from .render import FinalRenderer, NullRenderer
 
         if display == "none":
@@ -208,7 +220,7 @@ class QwenMagics(Magics):
             return TerminalRenderer()
         from .render.live import LiveRenderer
 
-        return LiveRenderer()
+        return LiveRenderer(stoppable=stoppable)
 
     def _execute(self, request: Any, display: str) -> Result:
         from .runner import execute

@@ -160,11 +160,24 @@ def execute(request: Request, renderer: Renderer, interval: float = 0.1) -> Resu
 
 
 async def execute_async(request: Request, renderer: Renderer, interval: float = 0.1) -> Result:
-    """Run as a coroutine on the kernel's loop, so widget clicks (Stop) arrive mid-answer."""
+    """Run as a coroutine on the kernel's loop, so widget clicks (Stop) arrive mid-answer.
+
+    The kernel's interrupt cancels this task: we catch that, stop the stream and keep the
+    partial answer, so the cell ends normally.
+    """
     loop = asyncio.get_running_loop()
     wake = asyncio.Event()
     run = Run(request, renderer)
     run.on_done = lambda: loop.call_soon_threadsafe(wake.set)
+    # ipykernel 7 schedules the interrupt's cancellation with a plain call_soon, which does not
+    # wake a loop idling in select(): a short heartbeat keeps interrupts prompt.
+    heartbeat: asyncio.TimerHandle | None = None
+
+    def beat() -> None:
+        nonlocal heartbeat
+        heartbeat = loop.call_later(0.05, beat)
+
+    beat()
     run.start()
     try:
         while not run.collector.done.is_set():
@@ -173,7 +186,13 @@ async def execute_async(request: Request, renderer: Renderer, interval: float = 
             if not run.collector.done.is_set():
                 renderer.update(run.collector.snapshot())
     except (KeyboardInterrupt, asyncio.CancelledError):
+        task = asyncio.current_task()
+        if task is not None and hasattr(task, "uncancel"):
+            task.uncancel()
         run.stop()
+    finally:
+        if heartbeat is not None:
+            heartbeat.cancel()
     return run.finish()
 
 

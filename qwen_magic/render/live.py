@@ -53,7 +53,8 @@ class MarkdownStream:
 class LiveRenderer:
     """Header, thinking section, answer, footer and a Stop button, refreshed by the runner."""
 
-    def __init__(self) -> None:
+    def __init__(self, stoppable: bool = True) -> None:
+        self.stoppable = stoppable  # False when a click could not arrive before the cell ends
         self.refreshes = 0
         self._box: Any = None
 
@@ -70,6 +71,8 @@ class LiveRenderer:
             layout=w.Layout(width="auto"),
         )
         self.stop_button.on_click(lambda _button: on_stop())
+        if not self.stoppable:
+            self.stop_button.layout.display = "none"
         self.reasoning = MarkdownStream()
         self.thinking = w.Accordion(children=[self.reasoning.box], selected_index=0)
         self.thinking.set_title(0, "Thinking…")
