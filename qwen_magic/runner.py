@@ -13,7 +13,7 @@ import threading
 import time
 from collections.abc import Callable
 
-from .errors import ServiceError
+from .errors import ServiceError, hint_for
 from .events import Failed, Finished, ReasoningDelta, Started, TextDelta, Usage
 from .messages import chat_messages
 from .providers import Provider, make_provider
@@ -60,8 +60,13 @@ class Collector:
             self.finish_reason = event.finish_reason  # type: ignore[attr-defined]
             self.request_id = event.request_id or self.request_id  # type: ignore[attr-defined]
         elif kind is Failed:
-            self.error = event.error  # type: ignore[attr-defined]
-            self.request_id = self.request_id or self.error.request_id
+            error: ServiceError = event.error  # type: ignore[attr-defined]
+            req = self.request
+            error.hint = error.hint or hint_for(
+                error, region=req.region, base_url=req.base_url, model=req.model
+            )
+            self.error = error
+            self.request_id = self.request_id or error.request_id
 
     def end(self) -> None:
         if self.ended_at is None:

@@ -98,8 +98,10 @@ def kernel() -> Iterator[Kernel]:
 def _stop_button_comm(kernel: Kernel, msg_id: str) -> str:
     msg = kernel.wait_for(
         msg_id,
-        lambda m: m["msg_type"] == "comm_open"
-        and m["content"]["data"]["state"].get("_model_name") == "ButtonModel",
+        lambda m: (
+            m["msg_type"] == "comm_open"
+            and m["content"]["data"]["state"].get("_model_name") == "ButtonModel"
+        ),
     )
     return msg["content"]["comm_id"]
 
@@ -107,8 +109,10 @@ def _stop_button_comm(kernel: Kernel, msg_id: str) -> str:
 def _wait_for_answer_text(kernel: Kernel, msg_id: str) -> None:
     kernel.wait_for(
         msg_id,
-        lambda m: m["msg_type"] == "comm_msg"
-        and "word" in str(m["content"]["data"].get("state", {}).get("outputs", "")),
+        lambda m: (
+            m["msg_type"] == "comm_msg"
+            and "word" in str(m["content"]["data"].get("state", {}).get("outputs", ""))
+        ),
     )
 
 

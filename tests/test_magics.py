@@ -75,10 +75,10 @@ def test_result_is_stored_in_underscore_qwen_and_out_and_cell_returns_nothing(ip
 
 def test_line_magic_keeps_the_prompt_as_typed(ip, emulator) -> None:
     with capture_output():
-        ip.run_line_magic("qwen", "-m qwen-plus -t 0.3 what's the capital of \"France\"?")
+        ip.run_line_magic("qwen", '-m qwen-plus -t 0.3 what\'s the capital of "France"?')
     body = emulator.last.body
     assert body["model"] == "qwen-plus" and body["temperature"] == 0.3
-    assert body["messages"][-1]["content"] == "what's the capital of \"France\"?"
+    assert body["messages"][-1]["content"] == 'what\'s the capital of "France"?'
 
 
 def test_options_reach_the_request_body(ip, emulator) -> None:
@@ -156,7 +156,9 @@ def test_live_view_collapses_thinking_when_the_answer_starts(ip, magics, emulato
     emulator.queue(Reply(text="The answer.", reasoning="Let me think " * 20, delay=0.01))
     run_cell(ip, "--think", "Hi")
     titles = [d["state"]["titles"] for d in comms.updates if "titles" in d.get("state", {})]
-    indexes = [d["state"]["selected_index"] for d in comms.updates if "selected_index" in d["state"]]
+    indexes = [
+        d["state"]["selected_index"] for d in comms.updates if "selected_index" in d["state"]
+    ]
     assert titles and titles[-1][0].startswith("Thought for ")
     assert indexes and indexes[-1] is None  # collapsed
 

@@ -1,0 +1,133 @@
+"""The chat provider: the real openai SDK over HTTP against the emulator, faults included."""
+
+from __future__ import annotations
+
+import socket
+import threading
+
+import pytest
+
+from qwen_magic.events import Finished, ReasoningDelta, Started, TextDelta, Usage
+from qwen_magic.providers.chat import ChatProvider
+from qwen_magic.render import NullRenderer
+from qwen_magic.request import Request
+from qwen_magic.runner import execute
+from qwen_magic.testing import Reply
+
+
+def make_request(emulator, **overrides) -> Request:
+    options = dict(
+        prompt="Hello there",
+        model="qwen3.5-plus",
+        api="chat",
+        base_url=emulator.compat_base,
+        api_key="sk-test-provider",
+        region="sg",
+        max_retries=0,
+        timeout=10.0,
+    )
+    options.update(overrides)
+    return Request(**options)
+
+
+def test_stream_becomes_started_reasoning_text_usage_finished(emulator) -> None:
+    emulator.queue(Reply(text="A B C", reasoning="x y", chunks=3, reasoning_chunks=2))
+    events = list(ChatProvider(make_request(emulator, thinking=True)).events())
+    assert isinstance(events[0], Started)
+    assert [e.text for e in events if isinstance(e, ReasoningDelta)] == ["x ", "y"]
+    assert "".join(e.text for e in events if isinstance(e, TextDelta)) == "A B C"
+    usage = [e for e in events if isinstance(e, Usage)][-1]
+    assert (usage.output_tokens, usage.reasoning_tokens, usage.cached_tokens) == (5, 2, 0)
+    assert isinstance(events[-1], Finished) and events[-1].finish_reason == "stop"
+
+
+def test_non_stream_gives_the_same_events(emulator) -> None:
+    emulator.queue(Reply(text="A B C", reasoning="x y"))
+    events = list(ChatProvider(make_request(emulator, thinking=True, stream=False)).events())
+    assert [type(e) for e in events] == [Started, ReasoningDelta, TextDelta, Usage, Finished]
+    assert events[2].text == "A B C"
+
+
+def run(emulator, reply: Reply, **overrides):
+    emulator.queue(reply)
+    return execute(make_request(emulator, **overrides), NullRenderer(), interval=0.02)
+
+
+@pytest.mark.parametrize(
+    ("fault", "status", "code", "hint"),
+    [
+        ("http_401", 401, "invalid_api_key", "keys are per region"),
+        ("http_403", 403, None, "access"),
+        ("http_404", 404, "model_not_found", "%qwencmd models"),
+        ("http_429", 429, None, "rate-limited"),
+        ("http_500", 500, None, "run the cell again"),
+        ("http_503", 503, None, "run the cell again"),
+        ("http_400", 400, "invalid_parameter_error", "parameter"),
+        ("http_400_sse", 400, "invalid_parameter_error", "parameter"),
+        ("data_inspection", 400, "data_inspection_failed", "inspection"),
+    ],
+)
+def test_http_errors_become_a_short_error_with_code_and_fix(emulator, fault, status, code, hint):
+    result = run(emulator, Reply(fault=fault, retry_after="0", request_id="req-1234"))
+    err = result.error
+    assert err is not None and err.kind == "http" and err.status == status
+    if code:
+        assert err.code == code
+    assert err.message and hint in err.hint
+    assert result.text == "" and not result.interrupted
+    if fault != "http_400_sse":
+        assert err.request_id == "req-1234"
+
+
+def test_mid_stream_error_frame_keeps_the_partial_answer(emulator) -> None:
+    result = run(emulator, Reply(text="one two three four", reasoning="", fault="error_frame"))
+    assert result.text and "one two three four".startswith(result.text)  # partial, kept
+    assert result.text != "one two three four"
+    assert result.error.kind == "stream" and result.error.code == "data_inspection_failed"
+
+
+def test_connection_cut_mid_stream_keeps_the_partial_answer(emulator) -> None:
+    result = run(emulator, Reply(text="one two three four", reasoning="", fault="cut"))
+    assert result.text and "one two three four".startswith(result.text)
+    assert result.text != "one two three four"
+    assert result.error is not None and result.error.kind in ("stream", "connection")
+
+
+def test_retries_before_the_first_token(emulator) -> None:
+    emulator.queue(Reply(fault="http_429", retry_after="0"))
+    result = run(emulator, Reply(text="fine", reasoning=""), max_retries=1)
+    assert result.text == "fine" and result.error is None
+    assert len([r for r in emulator.requests if r.protocol == "chat"]) == 2
+
+
+def test_no_first_byte_within_the_timeout(emulator) -> None:
+    result = run(emulator, Reply(fault="stall", delay=3.0), timeout=0.5)
+    assert result.error.kind == "timeout" and "timeout" in result.error.hint
+
+
+def test_connection_refused(emulator) -> None:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    result = run(emulator, Reply(), base_url=f"http://127.0.0.1:{port}/v1")
+    assert result.error.kind == "connection" and f"127.0.0.1:{port}" in result.error.hint
+
+
+def test_abort_closes_the_connection(emulator) -> None:
+    emulator.queue(Reply(text="w " * 200, reasoning="", chunks=200, delay=0.01))
+    provider = ChatProvider(make_request(emulator))
+    events = provider.events()
+    got = [next(events) for _ in range(5)]
+    assert isinstance(got[0], Started)
+    threading.Timer(0.05, provider.abort).start()
+    rest = list(events)  # ends soon: the stream was closed under it
+    record = emulator.last
+    assert record.finished.wait(5) and record.disconnected
+    assert record.frames_sent < 200
+    assert len(rest) < 200
+
+
+def test_think_tags_from_other_servers_become_reasoning(emulator) -> None:
+    emulator.queue(Reply(text="<think>I ponder.</think>\n\nThe answer.", reasoning="", chunks=7))
+    result = execute(make_request(emulator, model="qwen-plus"), NullRenderer(), interval=0.02)
+    assert (result.reasoning, result.text) == ("I ponder.", "The answer.")
