@@ -68,3 +68,9 @@ def comms(monkeypatch: pytest.MonkeyPatch) -> CommRecorder:
     recorder = CommRecorder()
     monkeypatch.setattr(comm.DummyComm, "publish_msg", recorder.record, raising=True)
     return recorder
+
+
+@pytest.fixture
+def test_key() -> str:
+    """The key the `ip` fixture puts in DASHSCOPE_API_KEY: it must never be shown."""
+    return TEST_KEY

@@ -1,0 +1,52 @@
+"""qwen_magic.ask(): the same call from plain Python, outside IPython."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+from IPython.core.error import UsageError
+
+import qwen_magic
+from qwen_magic.testing import Reply
+
+SCRIPT = r"""
+import os, sys
+from qwen_magic.testing import Emulator, Reply
+import qwen_magic
+with Emulator() as emu:
+    emu.queue(Reply(text="Two, three, five.", reasoning="primes", chunks=3))
+    r = qwen_magic.ask("Name three primes.", base_url=emu.compat_base, thinking=True)
+    print("\nRESULT", repr(r.text), repr(r.reasoning), r.usage.output_tokens, r.error)
+    q = qwen_magic.ask("Quiet please.", base_url=emu.compat_base, quiet=True)
+    print("QUIET", repr(q.text))
+print("IPython shell:", __import__("IPython").get_ipython())
+"""
+
+
+def test_ask_outside_ipython_streams_to_stdout_and_returns_a_result() -> None:
+    env = {"DASHSCOPE_API_KEY": "sk-outside-ipython-0000", "PATH": "/usr/bin:/bin"}
+    proc = subprocess.run(
+        [sys.executable, "-c", SCRIPT], capture_output=True, text=True, env=env, timeout=60
+    )
+    assert proc.returncode == 0, proc.stderr
+    out = proc.stdout
+    assert "── thinking ──\nprimes" in out and "Two, three, five." in out
+    assert "RESULT 'Two, three, five.' 'primes' 4 None" in out
+    assert "QUIET 'Echo: Quiet please.'" in out
+    assert out.count("Echo: Quiet please.") == 1  # quiet printed nothing itself
+    assert "IPython shell: None" in out
+
+
+def test_ask_inside_ipython_uses_the_loaded_configuration(ip, magics, emulator) -> None:
+    magics.model = "qwen-flash"
+    emulator.queue(Reply(text="fine", reasoning=""))
+    r = qwen_magic.ask("How are you?", display="none", temperature=0.5)
+    assert r.text == "fine" and r.model == "qwen-flash"
+    assert emulator.last.body["temperature"] == 0.5
+
+
+def test_ask_rejects_unknown_options(ip) -> None:
+    with pytest.raises(UsageError, match="temprature"):
+        qwen_magic.ask("Hi", temprature=0.5)

@@ -1,0 +1,32 @@
+"""The API key never appears in outputs, errors, reprs or results — whatever happens."""
+
+from __future__ import annotations
+
+import pytest
+from IPython.utils.capture import capture_output
+
+from qwen_magic.testing import Reply
+
+FAULTS = ["http_401", "http_404", "http_429", "http_500", "error_frame", "cut", "malformed"]
+
+
+@pytest.mark.parametrize("fault", [None, *FAULTS])
+def test_the_key_appears_nowhere(ip, magics, emulator, test_key, fault) -> None:
+    # A real key from the environment, a real base URL (the emulator's): no emulator shortcut.
+    magics.use_emulator(None)
+    magics.base_url = emulator.compat_base
+    magics.max_retries = 0
+    magics.debug = True
+    emulator.queue(Reply(text="some answer words", reasoning="hmm", fault=fault, retry_after="0"))
+    with capture_output() as cap:
+        ip.run_cell_magic("qwen", "--think -o r", "Hello")
+        ip.run_line_magic("qwencmd", "config")
+    assert emulator.last.api_key == test_key  # it was really used...
+    r = ip.user_ns["r"]
+    seen = [cap.stdout, cap.stderr, repr(r), str(r), r._repr_markdown_(), str(r.messages)]
+    seen += [str(o.data) for o in cap.outputs]
+    if r.error is not None:
+        seen += [str(r.error), repr(r.error), str(r.error.context)]
+    for text in seen:  # ...and shown nowhere
+        assert test_key not in text
+        assert test_key[8:] not in text
