@@ -14,7 +14,10 @@ from .tables import Table
 if TYPE_CHECKING:
     from .magics import QwenMagics
 
-COMMANDS = ("config", "key", "models", "usage", "emulator", "debug")
+COMMANDS = (
+    "config", "key", "models", "usage", "chats", "history", "reset", "save", "load",
+    "emulator", "debug",
+)  # fmt: skip
 
 
 def run(magics: QwenMagics, line: str) -> Any:
@@ -108,3 +111,42 @@ def cmd_models(magics: QwenMagics, rest: list[str]) -> Table:
         [m.id, str(getattr(m, "owned_by", "") or "")] for m in sorted(models, key=lambda m: m.id)
     ]
     return Table(rows, f"{len(rows) - 1} models at {request.base_url}")
+
+
+def cmd_chats(magics: QwenMagics, rest: list[str]) -> Table:
+    rows = [["name", "turns", "model", "tokens"]]
+    for chat in magics.chats.chats.values():
+        model = chat.turns[-1].model if chat.turns else ""
+        rows.append([chat.name, str(len(chat.turns)), model, str(chat.tokens)])
+    return Table(rows, "qwen_magic chats")
+
+
+def _one_name(rest: list[str], usage: str) -> str:
+    if len(rest) != 1:
+        raise QwenUsageError(f"Use `%qwencmd {usage}`.")
+    return rest[0]
+
+
+def cmd_history(magics: QwenMagics, rest: list[str]) -> Any:
+    return magics.chats.get(_one_name(rest, "history NAME"))
+
+
+def cmd_reset(magics: QwenMagics, rest: list[str]) -> None:
+    if len(rest) > 1:
+        raise QwenUsageError("Use `%qwencmd reset NAME`, or `%qwencmd reset` to forget all chats.")
+    magics.chats.reset(rest[0] if rest else None)
+    print(f"Chat {rest[0]!r} forgotten." if rest else "All chats forgotten.")
+
+
+def cmd_save(magics: QwenMagics, rest: list[str]) -> None:
+    if len(rest) != 2:
+        raise QwenUsageError("Use `%qwencmd save NAME PATH`.")
+    path = magics.chats.save(*rest)
+    print(f"Chat {rest[0]!r} saved to {path} (the API key is never saved).")
+
+
+def cmd_load(magics: QwenMagics, rest: list[str]) -> None:
+    if len(rest) != 2:
+        raise QwenUsageError("Use `%qwencmd load NAME PATH`.")
+    chat = magics.chats.load(*rest)
+    print(f"Chat {chat.name!r} loaded: {len(chat.turns)} turns.")

@@ -18,7 +18,7 @@ QwenUsageError = UsageError
 class ServiceError:
     """A failure reported by the service or the network, as the user should see it."""
 
-    kind: str  # "http", "stream", "connection", "timeout", "interrupted", "internal"
+    kind: str  # "http", "stream", "connection", "timeout", "json", "internal"
     message: str
     status: int | None = None
     code: str | None = None
@@ -34,6 +34,7 @@ class ServiceError:
             "connection": "Could not reach the service",
             "timeout": "The service did not answer in time",
             "internal": "Something went wrong inside qwen_magic",
+            "json": "The answer is not valid JSON",
         }
         head = parts.get(self.kind, "Error")
         if self.status:

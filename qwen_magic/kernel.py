@@ -67,3 +67,18 @@ def install(shell: Any) -> None:
 def uninstall(shell: Any) -> None:
     while transform in shell.input_transformers_cleanup:
         shell.input_transformers_cleanup.remove(transform)
+
+
+def current_cell_id(shell: Any) -> str | None:
+    """The notebook cell running now (JupyterLab sends it with each execute request)."""
+    kernel = getattr(shell, "kernel", None)
+    if kernel is not None:
+        try:
+            cell_id = kernel.get_parent().get("metadata", {}).get("cellId")
+        except Exception:
+            cell_id = None
+        if cell_id:
+            return str(cell_id)
+    info = getattr(getattr(getattr(shell, "displayhook", None), "exec_result", None), "info", None)
+    cell_id = getattr(info, "cell_id", None)
+    return str(cell_id) if cell_id else None

@@ -8,15 +8,17 @@ from __future__ import annotations
 import keyword
 import shlex
 import sys
+from dataclasses import dataclass
 from typing import Any
 
 from IPython.core.magic import Magics, line_cell_magic, line_magic, magics_class
 from IPython.core.magic_arguments import argument, magic_arguments
 from traitlets import Bool, Enum, Float, Int, Unicode
 
+from .chats import Chat, ChatBook
 from .cmdline import split_options
 from .errors import QwenUsageError
-from .request import APIS, FORMATS, PRESETS, Result
+from .request import APIS, FORMATS, PRESETS, Request, Result
 from .settings import DISPLAYS, build_request
 from .usage import UsageBook
 
@@ -63,7 +65,15 @@ def _qwen_options(func):
             choices=tuple(PRESETS),
             help="The documented temperature/top_p pair for a scenario; -t/--top-p win.",
         ),
+        argument(
+            "-c",
+            "--chat",
+            metavar="NAME",
+            help="Continue the named conversation (created on first use); turns follow cells.",
+        ),
         argument("-o", "--out", metavar="NAME", help="Also store the Result in variable NAME."),
+        argument("--json", action="store_true", help="Ask for a JSON object; parsed into .data."),
+        argument("--prefix", metavar="TEXT", help="Partial mode: the answer continues TEXT."),
         argument(
             "--no-stream",
             dest="stream",
@@ -75,7 +85,11 @@ def _qwen_options(func):
             "-q", "--quiet", action="store_true", help="Show nothing; the Result is still stored."
         ),
         argument(
-            "-f", "--format", choices=FORMATS, help="Show the answer as markdown (default) or text."
+            "-f",
+            "--format",
+            choices=FORMATS,
+            help="Show the answer as markdown (default), text or html; code also puts the "
+            "answer's code into a new cell below.",
         ),
         argument(
             "--raw",
@@ -86,6 +100,17 @@ def _qwen_options(func):
     for option in reversed(options):
         func = option(func)
     return magic_arguments()(func)
+
+
+@dataclass
+class Call:
+    """One parsed %%qwen call, ready to run."""
+
+    request: Request
+    display: str
+    out: str | None
+    chat: Chat | None = None
+    cell_id: str | None = None
 
 
 @magics_class
@@ -121,6 +146,7 @@ class QwenMagics(Magics):
     def __init__(self, shell: Any = None, **kwargs: Any) -> None:
         super().__init__(shell=shell, **kwargs)
         self.usage_book = UsageBook()
+        self.chats = ChatBook()
         self.emulator: Any = None
         self._owns_emulator = False
 
@@ -162,30 +188,43 @@ class QwenMagics(Magics):
         max_retries). The key is read from ``$DASHSCOPE_API_KEY`` (keys are per region) or set
         for the session with ``%qwencmd key``. ``%qwencmd emulator start`` answers offline.
 
+        Conversations: ``-c NAME`` continues a named chat (created on first use). Its turns
+        follow the cells: re-running a cell replaces that cell's turn and drops the turns after
+        it, like editing a message in a chat app; a new cell appends. ``-s`` sets the chat's
+        system message. See ``%qwencmd chats|history|reset|save|load``.
+
+        ``--json`` asks for a JSON object and parses it into ``Result.data`` (thinking is turned
+        off for it; a short "reply with JSON" system hint is added when the prompt doesn't say
+        so). ``--prefix TEXT`` makes the answer continue TEXT (partial mode). ``-f code`` puts
+        the answer's code blocks into a new cell below (with %%bash, %%sql... for other
+        languages).
+
         Examples::
 
             %qwen -m qwen-plus What is the capital of France?
             %%qwen --think --preset factual_qa -o answer
             Explain why {df.shape[0]} rows might be too few for this model.
+            %%qwen -c trip -o r --json
+            List three sights in {city} as {{"sights": [...]}}.
 
         Management commands are in ``%qwencmd`` (``%qwencmd?``).
         """
-        request, display, out = self._prepare(line, cell)
-        result = self._execute(request, display)
-        self._store(result, out)
+        call = self._prepare(line, cell)
+        result = self._execute(call.request, call.display)
+        self._conclude(call, result)
 
     async def qwen_async(self, line: str, cell: str) -> None:
         """``%%qwen`` as a coroutine on the kernel's loop (see ``kernel.py``): Stop works."""
         from .runner import execute_async
 
-        request, display, out = self._prepare(line, cell)
-        renderer = self._renderer(display, stoppable=True)
-        result = await execute_async(request, renderer, self.update_interval)
+        call = self._prepare(line, cell)
+        renderer = self._renderer(call.display, stoppable=True)
+        result = await execute_async(call.request, renderer, self.update_interval)
         self._after(result)
-        self._store(result, out)
+        self._conclude(call, result)
 
-    def _prepare(self, line: str, cell: str | None) -> tuple[Any, str, str | None]:
-        """Parse and validate everything, before any request: (request, display, -o name)."""
+    def _prepare(self, line: str, cell: str | None) -> Call:
+        """Parse and validate everything, before any request."""
         args, prompt = self._parse(line, cell)
         out = args.out
         if out is not None and not (out.isidentifier() and not keyword.iskeyword(out)):
@@ -194,8 +233,43 @@ class QwenMagics(Magics):
             from .interpolate import interpolate
 
             prompt = interpolate(prompt, self.shell.user_ns if self.shell else {})
-        request = build_request(prompt, vars(args), self)
-        return request, ("none" if args.quiet else self.display), out
+        options = vars(args)
+        chat, cell_id = None, None
+        if args.chat:
+            from .kernel import current_cell_id
+
+            chat, cell_id = self.chats.open(args.chat), current_cell_id(self.shell)
+            if args.system is not None:
+                chat.system = args.system
+            options["system"] = chat.system
+        request = build_request(prompt, options, self)
+        if chat is not None:
+            request.history = chat.history_for(cell_id)
+        display = "none" if args.quiet else self.display
+        return Call(request, display, out, chat, cell_id)
+
+    def _conclude(self, call: Call, result: Result) -> None:
+        """Record the chat turn, put code in the next cell, store the Result."""
+        if call.chat is not None and result.ok:
+            from .chats import Turn
+
+            call.chat.record(
+                Turn(
+                    user=result.messages[-2 if call.request.prefix else -1],
+                    answer=result.text,
+                    reasoning=result.reasoning,
+                    cell_id=call.cell_id,
+                    model=result.model,
+                    usage=result.usage.as_dict(),
+                )
+            )
+        if call.request.format == "code" and result.text and self.shell is not None:
+            from .codecells import code_cell
+
+            code = code_cell(result.text)
+            if code:
+                self.shell.set_next_input(code, replace=False)
+        self._store(result, call.out)
 
     def _parse(self, line: str, cell: str | None) -> tuple[Any, str]:
         option_text, rest = split_options(line, self.qwen.parser)
@@ -253,6 +327,11 @@ class QwenMagics(Magics):
             %qwencmd key                 type the API key (getpass; kept in memory only)
             %qwencmd models              list the endpoint's models
             %qwencmd usage               tokens and calls this session, per model
+            %qwencmd chats               the named chats (-c NAME): turns, model, tokens
+            %qwencmd history NAME        a chat's transcript (reasoning folded)
+            %qwencmd reset [NAME]        forget a chat (all chats without NAME)
+            %qwencmd save NAME PATH      save a chat as JSON (never the key)
+            %qwencmd load NAME PATH      load a saved chat under NAME
             %qwencmd emulator start      answer from the offline emulator (no network, no key)
             %qwencmd emulator stop       back to the real service
             %qwencmd debug on|off        show tracebacks of internal errors

@@ -13,6 +13,9 @@ NON_STREAM_THINKING = {
     "deepseek-v3.2-exp", "deepseek-r1", "deepseek-r1-0528", "kimi-k2-thinking",
 }  # fmt: skip
 
+_THINKS_BY_DEFAULT = re.compile(
+    r"^qwen3\.[5-9]|^qwen3-\d+(\.\d+)?b|^qwen3-\d+b-a\d+b$|^glm-5|^deepseek-v4"
+)
 _THINKING_ONLY = re.compile(r"^(qwq|qvq)|-thinking|^deepseek-r1|^kimi-k2-thinking")
 _MULTIMODAL_NATIVE = re.compile(r"^qwen3\.[5-9]|-vl-|^qwen-vl|^qwen3-vl|^qvq|omni")
 
@@ -24,6 +27,10 @@ def base_name(model: str) -> str:
 
 def thinking_only(model: str) -> bool:
     return bool(_THINKING_ONLY.search(base_name(model)))
+
+
+def thinks_by_default(model: str) -> bool:
+    return thinking_only(model) or bool(_THINKS_BY_DEFAULT.search(base_name(model)))
 
 
 def allows_non_stream_thinking(model: str) -> bool:

@@ -10,7 +10,7 @@ from .errors import QwenUsageError, ServiceError
 from .events import Usage
 
 APIS = ("chat", "responses", "dashscope")
-FORMATS = ("markdown", "text")
+FORMATS = ("markdown", "text", "html", "code")
 
 # The seeds' recommended settings per scenario (text-generation overview, SCENARIO_CONFIGS).
 PRESETS: dict[str, dict[str, float]] = {
@@ -44,6 +44,8 @@ class Request:
     timeout: float = 120.0
     max_retries: int = 2
     format: str = "markdown"
+    json_mode: bool = False  # ask for a JSON object; the parsed value becomes Result.data
+    prefix: str | None = None  # partial mode: the answer continues this text
 
     def validate(self) -> None:
         """Raise a QwenUsageError for any value the service would reject."""

@@ -16,6 +16,7 @@ from collections.abc import Callable
 from .errors import ServiceError, hint_for
 from .events import Failed, Finished, ReasoningDelta, Started, TextDelta, Usage
 from .messages import chat_messages
+from .postprocess import finalize
 from .providers import Provider, make_provider
 from .render import Renderer
 from .request import Request, Result
@@ -28,7 +29,7 @@ class Collector:
         self.request = request
         self.clock = clock
         self.started_at = clock()
-        self.text_parts: list[str] = []
+        self.text_parts: list[str] = [request.prefix] if request.prefix else []
         self.reasoning_parts: list[str] = []
         self.usage = Usage()
         self.finish_reason: str | None = None
@@ -147,7 +148,7 @@ class Run:
 
     def finish(self) -> Result:
         self.worker.join(timeout=1.0)
-        result = self.collector.snapshot()
+        result = finalize(self.collector.snapshot(), self.request)
         self.renderer.finish(result)
         return result
 

@@ -8,7 +8,7 @@ from urllib.parse import urlparse
 
 from . import keys
 from .errors import QwenUsageError
-from .models import allows_non_stream_thinking, thinking_only
+from .models import allows_non_stream_thinking, thinking_only, thinks_by_default
 from .regions import REGIONS, RegionError, base_url
 from .request import PRESETS, Request
 
@@ -103,8 +103,17 @@ def build_request(prompt: str, options: dict[str, Any], defaults: Any) -> Reques
         timeout=defaults.timeout,
         max_retries=defaults.max_retries,
         format=pick("format"),
+        json_mode=bool(options.get("json")),
+        prefix=options.get("prefix") or None,
     )
     request.validate()
+    if request.json_mode:
+        _prepare_json_mode(request)
+    if request.prefix and request.api == "responses":
+        raise QwenUsageError(
+            "--prefix (partial mode) is not available on the Responses API: use --api chat or "
+            "--api dashscope."
+        )
     if request.thinking_budget is not None and request.thinking is None:
         request.thinking = True  # a budget only means something when thinking
     thinks = request.thinking or (request.thinking is None and thinking_only(request.model))
@@ -119,3 +128,22 @@ def build_request(prompt: str, options: dict[str, Any], defaults: Any) -> Reques
             "qwen3.5-plus or qwen-plus."
         )
     return request
+
+
+JSON_HINT = "Reply with a single JSON object."
+
+
+def _prepare_json_mode(request: Request) -> None:
+    """The service refuses JSON mode while thinking, and wants the word "json" in the messages."""
+    if request.thinking or thinking_only(request.model):
+        raise QwenUsageError(
+            f"--json can't be combined with thinking (the service refuses JSON mode while "
+            f"{request.model} thinks): drop --think, or pick a model that can stop thinking."
+        )
+    if request.thinking is None and thinks_by_default(request.model):
+        request.thinking = False
+    sent = " ".join(
+        [request.system or "", request.prompt, *(str(m.get("content")) for m in request.history)]
+    )
+    if "json" not in sent.lower():
+        request.system = f"{request.system}\n\n{JSON_HINT}" if request.system else JSON_HINT

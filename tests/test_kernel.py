@@ -157,3 +157,22 @@ def test_kernel_interrupt_ends_the_stream_and_keeps_the_kernel(kernel: Kernel) -
     assert 0 < int(words) < 400 and int(frames) < 400
     reply, out = kernel.run("%qwen -q again\nprint(_qwen.text)")
     assert reply["content"]["status"] == "ok" and "Echo: again" in out
+
+
+def test_chat_turns_follow_the_cell_ids_jupyterlab_sends(kernel: Kernel) -> None:
+    def run_in_cell(code: str, cell_id: str) -> None:
+        content = dict(code=code, silent=False, store_history=True, user_expressions={},
+                       allow_stdin=False, stop_on_error=True)  # fmt: skip
+        msg = kernel.kc.session.msg("execute_request", content, metadata={"cellId": cell_id})
+        kernel.kc.shell_channel.send(msg)
+        assert kernel.reply(msg["header"]["msg_id"])["content"]["status"] == "ok"
+
+    run_in_cell("%%qwen -q -c k\nfirst", "cell-a")
+    run_in_cell("%%qwen -q -c k\nsecond", "cell-b")
+    run_in_cell("%%qwen -q -c k\nthird", "cell-c")
+    run_in_cell("%%qwen -q -c k\nsecond, edited", "cell-b")
+    _, out = kernel.run(
+        "from qwen_magic import _loaded\n"
+        "print([t.user['content'] for t in _loaded[id(get_ipython())].chats.get('k').turns])"
+    )
+    assert out.strip() == "['first', 'second, edited']"

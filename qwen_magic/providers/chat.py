@@ -43,6 +43,8 @@ class ChatProvider:
         }
         if req.max_tokens is not None:
             args["max_tokens"] = req.max_tokens
+        if req.json_mode:
+            args["response_format"] = {"type": "json_object"}
         extra = thinking_options(req)
         if extra:
             args["extra_body"] = extra

@@ -16,10 +16,10 @@ from .markdown import close_open_fence, split_stable
 from .static import thinking_summary, to_bundle, usage_line
 
 
-def _markdown_output(text: str) -> dict[str, Any]:
+def _markdown_output(text: str, mime: str = "text/markdown") -> dict[str, Any]:
     return {
         "output_type": "display_data",
-        "data": {"text/markdown": text, "text/plain": text},
+        "data": {mime: text, "text/plain": text},
         "metadata": {},
     }
 
@@ -27,10 +27,11 @@ def _markdown_output(text: str) -> dict[str, Any]:
 class MarkdownStream:
     """A growing Markdown text: frozen blocks + one tail, each rendered by the frontend."""
 
-    def __init__(self, min_tail: int = 2000) -> None:
+    def __init__(self, min_tail: int = 2000, mime: str = "text/markdown") -> None:
         import ipywidgets as w
 
         self._w = w
+        self.mime = mime
         self.min_tail = min_tail
         self.tail = w.Output()
         self.box = w.VBox([self.tail])
@@ -41,6 +42,9 @@ class MarkdownStream:
         if text == self._shown:
             return
         self._shown = text
+        if self.mime != "text/markdown":  # HTML can't be cut into blocks safely
+            self.tail.outputs = (_markdown_output(text, self.mime),)
+            return
         stable, tail = split_stable(text[self._frozen_len :], self.min_tail)
         if stable:
             frozen = self._w.Output()
@@ -77,7 +81,8 @@ class LiveRenderer:
         self.thinking = w.Accordion(children=[self.reasoning.box], selected_index=0)
         self.thinking.set_title(0, "Thinking…")
         self.thinking.layout.display = "none"
-        self.answer = MarkdownStream()
+        mime = "text/html" if request.format == "html" else "text/markdown"
+        self.answer = MarkdownStream(mime=mime)
         self.footer = w.HTML("<small>waiting for the first token…</small>")
         top = w.HBox([self.header, self.stop_button], layout=w.Layout(align_items="center"))
         self._box = w.VBox([top, self.thinking, self.answer.box, self.footer])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import html
+import json
 
 from ..request import Result
 from .markdown import close_open_fence, fenced
@@ -45,6 +46,8 @@ def usage_line(result: Result) -> str:
 
 
 def answer_markdown(result: Result) -> str:
+    if result.data is not None:
+        return fenced(json.dumps(result.data, indent=2, ensure_ascii=False), "json")
     if result.format == "text":
         return fenced(result.text, "text") if result.text else ""
     return close_open_fence(result.text)
@@ -96,5 +99,24 @@ def to_plain(result: Result) -> str:
     return "\n\n".join(blocks)
 
 
+def to_html(result: Result) -> str:
+    """``-f html``: the answer is HTML; reasoning and usage around it."""
+    parts = []
+    if result.reasoning:
+        parts.append(
+            f"<details><summary>{thinking_summary(result)}</summary>"
+            f"<pre style='white-space:pre-wrap'>{html.escape(result.reasoning)}</pre></details>"
+        )
+    parts.append(result.text)
+    if result.interrupted:
+        parts.append("<p><em>⏹ Stopped — the answer above is partial.</em></p>")
+    if result.error:
+        parts.append(f"<pre>{html.escape(str(result.error))}</pre>")
+    parts.append(f"<sub>{html.escape(usage_line(result))}</sub>")
+    return "\n".join(parts)
+
+
 def to_bundle(result: Result) -> dict[str, str]:
+    if result.format == "html":
+        return {"text/html": to_html(result), "text/plain": to_plain(result)}
     return {"text/markdown": to_markdown(result), "text/plain": to_plain(result)}

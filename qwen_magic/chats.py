@@ -1,0 +1,144 @@
+"""Named conversations whose turns follow the notebook's cells.
+
+A turn is keyed by the cell that asked it. Re-running a cell replaces that cell's turn and
+drops the turns after it — as editing a message does in a chat app — so the conversation is
+always the one the visible cells show. Without a cell id (terminal, scripts) turns append.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .errors import QwenUsageError
+
+FORMAT = "qwen_magic.chat"
+VERSION = 1
+
+
+@dataclass
+class Turn:
+    user: dict[str, Any]  # the user message as sent (OpenAI chat shape)
+    answer: str
+    reasoning: str = ""
+    cell_id: str | None = None
+    model: str = ""
+    usage: dict[str, int | None] = field(default_factory=dict)
+
+    def messages(self) -> list[dict[str, Any]]:
+        return [self.user, {"role": "assistant", "content": self.answer}]
+
+
+@dataclass
+class Chat:
+    name: str
+    system: str | None = None
+    turns: list[Turn] = field(default_factory=list)
+
+    def _index(self, cell_id: str | None) -> int | None:
+        if cell_id is None:
+            return None
+        for i, turn in enumerate(self.turns):
+            if turn.cell_id == cell_id:
+                return i
+        return None
+
+    def history_for(self, cell_id: str | None) -> list[dict[str, Any]]:
+        """The messages before this cell's turn (all of them for a new cell)."""
+        index = self._index(cell_id)
+        turns = self.turns if index is None else self.turns[:index]
+        return [m for turn in turns for m in turn.messages()]
+
+    def record(self, turn: Turn) -> None:
+        index = self._index(turn.cell_id)
+        if index is None:
+            self.turns.append(turn)
+        else:
+            self.turns[index:] = [turn]
+
+    @property
+    def tokens(self) -> int:
+        return sum((t.usage.get("input_tokens") or 0) + (t.usage.get("output_tokens") or 0)
+                   for t in self.turns)  # fmt: skip
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "format": FORMAT,
+            "version": VERSION,
+            "name": self.name,
+            "system": self.system,
+            "turns": [asdict(t) for t in self.turns],
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any], name: str) -> Chat:
+        if data.get("format") != FORMAT:
+            raise QwenUsageError(
+                f'That file is not a qwen_magic chat (no "format": "{FORMAT}"): save one '
+                "with `%qwencmd save NAME PATH`."
+            )
+        turns = [Turn(**t) for t in data.get("turns", [])]
+        return cls(name=name, system=data.get("system"), turns=turns)
+
+    def _repr_markdown_(self) -> str:
+        lines = [f"**Chat `{self.name}`** — {len(self.turns)} turns"]
+        if self.system:
+            lines.append(f"*system:* {self.system}")
+        for turn in self.turns:
+            content = turn.user.get("content")
+            text = content if isinstance(content, str) else _text_of(content)
+            lines.append(f"**You:** {text}")
+            if turn.reasoning:
+                lines.append(
+                    f"<details><summary>Thinking</summary>\n\n{turn.reasoning}\n\n</details>"
+                )
+            lines.append(f"**{turn.model or 'Qwen'}:** {turn.answer}")
+        return "\n\n".join(lines)
+
+    def __repr__(self) -> str:
+        return f"Chat({self.name!r}, turns={len(self.turns)})"
+
+
+def _text_of(content: Any) -> str:
+    if isinstance(content, list):
+        return " ".join(str(p.get("text", "")) for p in content if isinstance(p, dict))
+    return str(content)
+
+
+class ChatBook:
+    def __init__(self) -> None:
+        self.chats: dict[str, Chat] = {}
+
+    def get(self, name: str) -> Chat:
+        chat = self.chats.get(name)
+        if chat is None:
+            known = ", ".join(self.chats) or "none yet"
+            raise QwenUsageError(f"No chat named {name!r} (chats: {known}).")
+        return chat
+
+    def open(self, name: str) -> Chat:
+        return self.chats.setdefault(name, Chat(name))
+
+    def reset(self, name: str | None) -> None:
+        if name is None:
+            self.chats.clear()
+        else:
+            self.get(name)
+            del self.chats[name]
+
+    def save(self, name: str, path: str) -> Path:
+        target = Path(path).expanduser()
+        target.write_text(json.dumps(self.get(name).to_json(), ensure_ascii=False, indent=1))
+        return target
+
+    def load(self, name: str, path: str) -> Chat:
+        source = Path(path).expanduser()
+        try:
+            data = json.loads(source.read_text())
+        except (OSError, ValueError) as exc:
+            raise QwenUsageError(f"Could not read the chat file {str(source)!r}: {exc}.") from None
+        chat = Chat.from_json(data, name)
+        self.chats[name] = chat
+        return chat

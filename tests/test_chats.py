@@ -1,0 +1,143 @@
+"""Named chats: turns follow cells; re-running replaces and drops later turns; save/load."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from IPython.core.error import UsageError
+from IPython.utils.capture import capture_output
+
+from qwen_magic.testing import Reply
+
+
+def ask(ip, line: str, prompt: str, cell_id: str | None) -> None:
+    with capture_output():
+        result = ip.run_cell(f"%%qwen -q {line}\n{prompt}", cell_id=cell_id)
+    result.raise_error()
+
+
+def user_texts(messages) -> list[str]:
+    return [m["content"] for m in messages if m["role"] == "user"]
+
+
+def test_cells_build_a_conversation_and_a_rerun_replaces_its_turn(ip, magics, emulator):
+    ask(ip, "-c demo -s 'Be brief.'", "one", "cell-1")
+    ask(ip, "-c demo", "two", "cell-2")
+    ask(ip, "-c demo", "three", "cell-3")
+    sent = emulator.last.messages
+    assert sent[0] == {"role": "system", "content": "Be brief."}
+    assert user_texts(sent) == ["one", "two", "three"]
+    assert sent[2] == {"role": "assistant", "content": "Echo: one"}
+
+    ask(ip, "-c demo", "two, edited", "cell-2")  # the user edits and re-runs the 2nd cell
+    assert user_texts(emulator.last.messages) == ["one", "two, edited"]
+    chat = magics.chats.get("demo")
+    assert [t.user["content"] for t in chat.turns] == ["one", "two, edited"]  # third dropped
+
+    ask(ip, "-c demo", "four", "cell-4")
+    assert user_texts(emulator.last.messages) == ["one", "two, edited", "four"]
+
+
+def test_without_cell_ids_turns_append(ip, magics, emulator) -> None:
+    ask(ip, "-c t", "a", None)
+    ask(ip, "-c t", "a", None)
+    assert user_texts(emulator.last.messages) == ["a", "a"]
+    assert len(magics.chats.get("t").turns) == 2
+
+
+def test_failed_or_stopped_turns_are_not_recorded(ip, magics, emulator) -> None:
+    ask(ip, "-c f", "first", "c1")
+    emulator.queue(Reply(fault="http_500"))
+    magics.max_retries = 0
+    ask(ip, "-c f", "second", "c2")
+    assert [t.user["content"] for t in magics.chats.get("f").turns] == ["first"]
+
+
+def test_chats_history_reset_save_load(ip, magics, emulator, tmp_path) -> None:
+    emulator.queue(Reply(text="Answer one.", reasoning="thinking one"))
+    ask(ip, "-c s --think", "Q1", "x1")
+    ask(ip, "-c s --no-think", "Q2", "x2")
+    table = ip.run_line_magic("qwencmd", "chats")
+    assert table.rows[1][:2] == ["s", "2"]
+    md = ip.run_line_magic("qwencmd", "history s")._repr_markdown_()
+    assert "**You:** Q1" in md and "Answer one." in md
+    assert "<details><summary>Thinking</summary>\n\nthinking one" in md
+
+    path = tmp_path / "s.json"
+    with capture_output():
+        ip.run_line_magic("qwencmd", f"save s {path}")
+    data = json.loads(path.read_text())
+    assert data["format"] == "qwen_magic.chat" and len(data["turns"]) == 2
+    assert "sk-" not in path.read_text()
+
+    with capture_output():
+        ip.run_line_magic("qwencmd", "reset s")
+        ip.run_line_magic("qwencmd", f"load s2 {path}")
+    assert "s" not in magics.chats.chats
+    ask(ip, "-c s2", "Q3", "x3")
+    assert user_texts(emulator.last.messages) == ["Q1", "Q2", "Q3"]
+
+
+def test_history_of_an_unknown_chat_is_a_usage_error(ip) -> None:
+    with pytest.raises(UsageError, match="No chat named 'nope'"):
+        ip.run_line_magic("qwencmd", "history nope")
+
+
+def test_json_mode_parses_into_data(ip, magics, emulator) -> None:
+    emulator.queue(Reply(text='{"sights": ["West Lake", "Lingyin"]}', reasoning=""))
+    ask(ip, "--json -o r", "List sights.", None)
+    r = ip.user_ns["r"]
+    assert r.data == {"sights": ["West Lake", "Lingyin"]} and r.error is None
+    body = emulator.last.body
+    assert body["response_format"] == {"type": "json_object"}
+    assert body["enable_thinking"] is False  # qwen3.5-plus thinks by default; JSON can't
+    assert "json" in body["messages"][0]["content"].lower()  # the hint the service requires
+    assert '```json\n{\n  "sights"' in r._repr_markdown_()
+
+
+def test_invalid_json_is_an_error_that_keeps_the_raw_text(ip, emulator) -> None:
+    emulator.queue(Reply(text="Sure! Here you go: {not json", reasoning=""))
+    ask(ip, "--json -o r", "Give JSON.", None)
+    r = ip.user_ns["r"]
+    assert r.data is None and r.error.kind == "json"
+    assert "Sure! Here you go" in r._repr_markdown_()
+
+
+def test_json_with_thinking_is_refused_up_front(ip, emulator) -> None:
+    with pytest.raises(UsageError, match="--json can't be combined with thinking"):
+        ip.run_cell_magic("qwen", "--json --think", "JSON please")
+    assert emulator.requests == []
+
+
+def test_prefix_continues_the_text_and_is_stored_whole(ip, magics, emulator) -> None:
+    ask(ip, "-c p --prefix 'Once upon a time'", "Tell a story.", "p1")
+    sent = emulator.last.messages
+    assert sent[-1] == {"role": "assistant", "content": "Once upon a time", "partial": True}
+    r = ip.user_ns["_qwen"]
+    assert r.text == "Once upon a time (continued)"
+    assert magics.chats.get("p").turns[0].answer == r.text
+    assert magics.chats.get("p").turns[0].user == {"role": "user", "content": "Tell a story."}
+
+
+def test_format_code_puts_the_code_in_the_next_cell(ip, emulator, monkeypatch) -> None:
+    calls = []
+    monkeypatch.setattr(
+        ip, "set_next_input", lambda text, replace=False: calls.append((text, replace))
+    )
+    emulator.queue(
+        Reply(text="Here:\n```python\nprint('hi')\n```\nand\n```python\nx = 1\n```", reasoning="")
+    )
+    ask(ip, "-f code", "Code please.", None)
+    assert calls == [("print('hi')\n\nx = 1", False)]
+    emulator.queue(Reply(text="```bash\nls -l\n```", reasoning=""))
+    ask(ip, "-f code", "Shell please.", None)
+    assert calls[-1] == ("%%bash\nls -l", False)
+
+
+def test_format_html_shows_html(ip, magics, emulator) -> None:
+    magics.display = "final"
+    emulator.queue(Reply(text="<b>bold</b>", reasoning=""))
+    with capture_output() as cap:
+        ip.run_cell_magic("qwen", "-f html", "HTML please")
+    assert "<b>bold</b>" in cap.outputs[0].data["text/html"]
