@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 from .request import Request
@@ -14,6 +15,8 @@ def chat_messages(request: Request) -> list[dict[str, Any]]:
         messages.append({"role": "system", "content": request.system})
     messages.extend(request.history)
     messages.append({"role": "user", "content": request.prompt})
+    if request.prefix:  # partial mode: the model continues this assistant text
+        messages.append({"role": "assistant", "content": request.prefix, "partial": True})
     return messages
 
 
@@ -36,3 +39,78 @@ def thinking_options(request: Request) -> dict[str, Any]:
     if request.thinking_budget is not None:
         options["thinking_budget"] = request.thinking_budget
     return options
+
+
+def responses_input(request: Request) -> list[dict[str, Any]]:
+    """Responses API ``input`` items: the chat-style history, then the prompt.
+
+    The system message travels separately, as ``instructions``.
+    """
+    items = [_responses_item(message) for message in request.history]
+    items.append({"role": "user", "content": request.prompt})
+    return items
+
+
+def _responses_item(message: dict[str, Any]) -> dict[str, Any]:
+    role = message.get("role", "user")
+    content = message.get("content")
+    if isinstance(content, list):
+        content = [_responses_part(part, role) for part in content]
+    return {"role": role, "content": "" if content is None else content}
+
+
+def _responses_part(part: Any, role: str) -> Any:
+    if not isinstance(part, dict):
+        return part
+    kind = part.get("type")
+    if kind == "text":
+        return {"type": "output_text" if role == "assistant" else "input_text", "text": part["text"]}
+    if kind == "image_url":
+        image = part.get("image_url")
+        url = image.get("url") if isinstance(image, dict) else image
+        return {"type": "input_image", "image_url": url}
+    return part
+
+
+def native_messages(request: Request, *, multimodal: bool) -> list[dict[str, Any]]:
+    """DashScope native messages: the chat shape for text-generation; for
+    multimodal-generation every ``content`` is a list of ``{"text": …}`` (or media) parts."""
+    messages = chat_messages(request)
+    if not multimodal:
+        return messages
+    return [
+        {**message, "content": _native_parts(message.get("content"), message.get("role"))}
+        for message in messages
+    ]
+
+
+def _native_parts(content: Any, role: str | None) -> list[Any]:
+    if content is None:
+        return []
+    if isinstance(content, str):
+        return [{"text": shield_text(content) if role == "user" else content}]
+    parts: list[Any] = []
+    for part in content:
+        if isinstance(part, dict) and part.get("type") == "text":
+            text = part.get("text", "")
+            parts.append({"text": shield_text(text) if role == "user" else text})
+        elif isinstance(part, dict) and part.get("type") == "image_url":
+            image = part.get("image_url")
+            parts.append({"image": image.get("url") if isinstance(image, dict) else image})
+        else:
+            parts.append(part)
+    return parts
+
+
+def shield_text(text: str) -> str:
+    """Keep the dashscope SDK from treating a user's text as a file to upload.
+
+    ``MultiModalConversation.call`` uploads a ``{"text": …}`` part that is an existing local
+    path (or fails on a ``file://`` one) and sends an ``oss://`` URL instead. A trailing
+    newline / leading space is invisible to the model and keeps the text as text.
+    """
+    if text.startswith(("file://", "oss://")):
+        return " " + text
+    if text and not text.startswith("http") and os.path.isfile(os.path.expanduser(text)):
+        return text + "\n"
+    return text
