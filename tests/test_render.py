@@ -74,3 +74,13 @@ def test_text_format_shows_the_answer_verbatim() -> None:
 
 def test_usage_line_without_numbers() -> None:
     assert usage_line(Result(model="m", api="chat")) == "m · chat"
+
+
+def test_a_cut_off_answer_says_why() -> None:
+    md = to_markdown(result(finish_reason="length"))
+    assert "cut off at the token limit" in md and "--max-tokens" in md
+
+
+def test_an_empty_answer_is_said_to_be_empty() -> None:
+    assert "empty answer" in to_markdown(result(text="", reasoning="", finish_reason="stop"))
+    assert "empty answer" not in to_markdown(result(finish_reason="stop"))

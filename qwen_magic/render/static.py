@@ -53,6 +53,17 @@ def answer_markdown(result: Result) -> str:
     return close_open_fence(result.text)
 
 
+def finish_note(result: Result) -> str:
+    """Why an answer looks short, when the model (not an error) made it so."""
+    if result.error or result.interrupted:
+        return ""
+    if result.finish_reason == "length":
+        return "The answer was cut off at the token limit: raise --max-tokens to get more."
+    if not result.text and result.finish_reason is not None:
+        return "The model returned an empty answer."
+    return ""
+
+
 def error_markdown(result: Result) -> str:
     err = result.error
     if err is None:
@@ -77,6 +88,9 @@ def to_markdown(result: Result) -> str:
     answer = answer_markdown(result)
     if answer:
         blocks.append(answer)
+    note = finish_note(result)
+    if note:
+        blocks.append(f"*{note}*")
     if result.interrupted:
         blocks.append("*⏹ Stopped — the answer above is partial.*")
     if result.error:
@@ -91,6 +105,8 @@ def to_plain(result: Result) -> str:
         blocks.append(f"[{thinking_summary(result)}]\n{result.reasoning}\n[answer]")
     if result.text:
         blocks.append(result.text)
+    if finish_note(result):
+        blocks.append(f"[{finish_note(result)}]")
     if result.interrupted:
         blocks.append("[stopped: the answer above is partial]")
     if result.error:
