@@ -115,6 +115,10 @@ class Run:
         self.on_done: Callable[[], None] | None = None
 
     def _pump(self) -> None:
+        prepare = getattr(self.provider, "prepare", None)
+        if prepare is not None:  # import the SDK, build the client: not the service's time
+            prepare()
+            self.collector.started_at = self.collector.clock()
         events = self.provider.events()
         try:
             for event in events:

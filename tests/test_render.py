@@ -45,7 +45,7 @@ def result(**kw) -> Result:
 def test_static_markdown_has_collapsed_reasoning_answer_and_usage() -> None:
     md = to_markdown(result())
     assert md.startswith("<details><summary>Thought for 1.5 s · 120 tokens</summary>\n\n")
-    assert "Some thought.\n\n</details>" in md
+    assert "> Some thought.\n\n</details>" in md
     assert "\n\nThe answer.\n\n" in md
     assert md.endswith(
         "<sub>qwen3.5-plus · chat · sg · 12 in · 345 out (120 reasoning) · 8 cached · "

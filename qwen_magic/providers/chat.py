@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
-from ..events import Event, Failed, Finished, ReasoningDelta, Started, Usage
+from ..events import Event, Failed, Finished, ReasoningDelta, Started, TextDelta, Usage
 from ..messages import chat_messages, sampling_options, thinking_options
 from ..request import Request
 from .openai_common import from_openai_error, openai_client
@@ -33,6 +33,7 @@ class ChatProvider:
     def __init__(self, request: Request) -> None:
         self.request = request
         self._stream: Any = None
+        self._client: Any = None
 
     def _arguments(self) -> dict[str, Any]:
         req = self.request
@@ -50,16 +51,26 @@ class ChatProvider:
             args["extra_body"] = extra
         return args
 
+    def prepare(self) -> None:
+        """Import the SDK and build (or reuse) the client, before the clock starts."""
+        req = self.request
+        self._client = openai_client(req.base_url, req.api_key, req.timeout, req.max_retries)
+
     def events(self) -> Iterator[Event]:
         req = self.request
-        client = openai_client(req.base_url, req.api_key, req.timeout, req.max_retries)
+        if self._client is None:
+            self.prepare()
+        client = self._client
+        answer = self._streamed(client) if req.stream else self._whole(client)
+        started = False  # once a token arrived, a lost connection is a broken stream
         try:
-            if req.stream:
-                yield from self._streamed(client)
-            else:
-                yield from self._whole(client)
+            for event in answer:
+                started = started or isinstance(event, ReasoningDelta | TextDelta)
+                yield event
         except Exception as exc:  # every SDK/transport failure ends as one Failed event
-            yield Failed(from_openai_error(exc))
+            yield Failed(from_openai_error(exc, started=started))
+        finally:
+            answer.close()  # closes the HTTP stream if we stopped early
 
     def _streamed(self, client: Any) -> Iterator[Event]:
         stream = client.chat.completions.create(
@@ -114,3 +125,10 @@ class ChatProvider:
         stream = self._stream
         if stream is not None:
             stream.response.close()
+
+    async def aevents(self) -> AsyncIterator[Event]:
+        """The same Events over ``openai.AsyncOpenAI`` (for batch runs)."""
+        from .aio import chat_events
+
+        async for event in chat_events(self):
+            yield event

@@ -35,6 +35,8 @@ def usage_line(result: Result) -> str:
         bits.append(out)
     if u.cached_tokens:
         bits.append(f"{u.cached_tokens} cached")
+    if u.output_tokens is None and (result.interrupted or result.error):
+        bits.append("tokens not reported (the service counts them at the end)")
     if result.ttft is not None:
         bits.append(f"first token {result.ttft:.2f} s")
     if result.elapsed is not None:
@@ -82,6 +84,7 @@ def to_markdown(result: Result) -> str:
     blocks: list[str] = []
     if result.reasoning:
         body = close_open_fence(result.reasoning).replace("</details>", "&lt;/details&gt;")
+        body = "\n".join("> " + line for line in body.splitlines())  # set apart from the answer
         blocks.append(
             f"<details><summary>{thinking_summary(result)}</summary>\n\n{body}\n\n</details>"
         )
@@ -92,7 +95,7 @@ def to_markdown(result: Result) -> str:
     if note:
         blocks.append(f"*{note}*")
     if result.interrupted:
-        blocks.append("*⏹ Stopped — the answer above is partial.*")
+        blocks.append("*■ Stopped — the answer above is partial.*")
     if result.error:
         blocks.append(error_markdown(result))
     blocks.append(f"<sub>{html.escape(usage_line(result))}</sub>")
@@ -125,7 +128,7 @@ def to_html(result: Result) -> str:
         )
     parts.append(result.text)
     if result.interrupted:
-        parts.append("<p><em>⏹ Stopped — the answer above is partial.</em></p>")
+        parts.append("<p><em>■ Stopped — the answer above is partial.</em></p>")
     if result.error:
         parts.append(f"<pre>{html.escape(str(result.error))}</pre>")
     parts.append(f"<sub>{html.escape(usage_line(result))}</sub>")

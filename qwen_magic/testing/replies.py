@@ -151,7 +151,7 @@ def is_partial(messages: list[dict[str, Any]]) -> bool:
 
 
 def default_reasoning(user_text: str) -> str:
-    return f"The user asked: {user_text}. I will answer briefly."
+    return f"The user asked: {user_text.rstrip('.')}. I will answer briefly."
 
 
 def make_plan(
