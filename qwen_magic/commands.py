@@ -43,7 +43,12 @@ def cmd_config(magics: QwenMagics, rest: list[str]) -> Table:
     for api in ("chat", "responses", "dashscope"):
         try:
             url = resolve_endpoint(
-                api, magics.region, magics.workspace, magics.base_url, magics.emulator_bases
+                api,
+                magics.region,
+                magics.workspace,
+                magics.base_url,
+                magics.emulator_bases,
+                legacy_responses=magics.legacy_responses,
             ).base_url
         except QwenUsageError as exc:
             url = f"(unavailable: {exc})"

@@ -122,6 +122,9 @@ class QwenMagics(Magics):
     region = Unicode("sg", help="sg, us, cn, hk or de.").tag(config=True)
     workspace = Unicode(None, allow_none=True, help="Model Studio workspace id.").tag(config=True)
     base_url = Unicode(None, allow_none=True, help="Overrides the region's URL.").tag(config=True)
+    legacy_responses = Bool(
+        False, help="--api responses on the legacy /api/v2/apps/protocols/compatible-mode/v1 path."
+    ).tag(config=True)
     api_key_env = Unicode("DASHSCOPE_API_KEY", help="Environment variable holding the key.").tag(
         config=True
     )
@@ -161,7 +164,8 @@ class QwenMagics(Magics):
         emu = self.emulator
         if emu is None:
             return None
-        return {"chat": emu.compat_base, "responses": emu.compat_base, "dashscope": emu.native_base}
+        responses = emu.responses_legacy_base if self.legacy_responses else emu.compat_base
+        return {"chat": emu.compat_base, "responses": responses, "dashscope": emu.native_base}
 
     # ------------------------------------------------------------------ %%qwen / %qwen
     @_qwen_options

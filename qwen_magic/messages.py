@@ -64,7 +64,10 @@ def _responses_part(part: Any, role: str) -> Any:
         return part
     kind = part.get("type")
     if kind == "text":
-        return {"type": "output_text" if role == "assistant" else "input_text", "text": part["text"]}
+        return {
+            "type": "output_text" if role == "assistant" else "input_text",
+            "text": part["text"],
+        }
     if kind == "image_url":
         image = part.get("image_url")
         url = image.get("url") if isinstance(image, dict) else image

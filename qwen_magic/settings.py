@@ -27,6 +27,7 @@ def resolve_endpoint(
     workspace: str | None,
     custom_base_url: str | None,
     emulator_bases: dict[str, str] | None = None,
+    legacy_responses: bool = False,
 ) -> Endpoint:
     if region not in REGIONS:
         raise QwenUsageError(
@@ -38,7 +39,7 @@ def resolve_endpoint(
     if emulator_bases is not None:
         return Endpoint(emulator_bases[api], "emulator")
     try:
-        return Endpoint(base_url(api, region, workspace), region)
+        return Endpoint(base_url(api, region, workspace, legacy=legacy_responses), region)
     except RegionError as exc:
         raise QwenUsageError(str(exc)) from None
 
@@ -62,6 +63,7 @@ def build_request(prompt: str, options: dict[str, Any], defaults: Any) -> Reques
         defaults.workspace,
         options.get("base_url") or defaults.base_url,
         getattr(defaults, "emulator_bases", None),
+        legacy_responses=getattr(defaults, "legacy_responses", False),
     )
     if endpoint.region == "emulator":
         key = "emulator-key"

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from typing import Protocol
 
 from ..events import Event
@@ -19,9 +19,24 @@ class Provider(Protocol):
         ...
 
 
-def make_provider(request: Request) -> Provider:
+class AsyncProvider(Provider, Protocol):
+    def aevents(self) -> AsyncIterator[Event]:
+        """The same Events from the SDK's async client (for batch runs)."""
+        ...
+
+
+def make_provider(request: Request) -> AsyncProvider:
+    """The provider of ``request.api``; its module (and SDK) is imported only now."""
     if request.api == "chat":
         from .chat import ChatProvider
 
         return ChatProvider(request)
-    raise NotImplementedError(f"--api {request.api} is not available yet")
+    if request.api == "responses":
+        from .responses import ResponsesProvider
+
+        return ResponsesProvider(request)
+    if request.api == "dashscope":
+        from .dashscope import DashScopeProvider
+
+        return DashScopeProvider(request)
+    raise NotImplementedError(f"--api {request.api} is not available")

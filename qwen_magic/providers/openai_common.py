@@ -40,10 +40,12 @@ def close_clients() -> None:
 def _error_fields(body: Any) -> dict[str, Any]:
     """The service's ``{"code", "message", ...}`` from whatever the SDK kept as the body."""
     if isinstance(body, str):
-        # A rejected stream request answers HTTP 400 with an SSE-framed body.
+        # A rejected stream request answers HTTP 400 with an SSE-framed body: one `data:` line
+        # (chat), or `id:`/`event:`/`:HTTP_STATUS/400`/`data:` lines (responses).
         text = body.strip()
-        if text.startswith("data:"):
-            text = text[5:].strip()
+        data = [line[5:].strip() for line in text.splitlines() if line.startswith("data:")]
+        if data:
+            text = data[0]
         try:
             body = json.loads(text)
         except ValueError:
@@ -54,15 +56,20 @@ def _error_fields(body: Any) -> dict[str, Any]:
     return {}
 
 
-def from_openai_error(exc: Exception) -> ServiceError:
-    """Map an ``openai`` exception to what the user is shown (reference §5.3)."""
+def from_openai_error(exc: Exception, *, started: bool = False) -> ServiceError:
+    """Map an ``openai`` exception to what the user is shown (reference §5.3).
+
+    ``started``: some reasoning or answer already arrived, so a lost connection is a stream
+    that broke off (openai 3.x raises ``APIConnectionError`` for a cut response body too).
+    """
     import openai
 
     if isinstance(exc, openai.APITimeoutError):
         return ServiceError("timeout", "no answer before the timeout")
     if isinstance(exc, openai.APIConnectionError):
         cause = exc.__cause__ or exc
-        return ServiceError("connection", f"{type(cause).__name__}: {cause}".strip())
+        text = f"{type(cause).__name__}: {cause}".strip()
+        return ServiceError("stream" if started else "connection", text)
     if isinstance(exc, openai.APIStatusError):
         fields = _error_fields(exc.body)
         request_id = None

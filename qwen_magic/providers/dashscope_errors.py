@@ -1,0 +1,144 @@
+"""DashScope native failures → ServiceError: the native twin of ``from_openai_error``.
+
+The dashscope SDK does not raise HTTP errors: it returns a response object with
+``status_code != 200`` (an error reply, or the single status-400 object an ``event:error``
+frame becomes). Only transport failures escape as exceptions (reference §4.4, §4.5).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import Any
+
+from ..errors import ServiceError
+
+
+def from_dashscope_response(response: Any, *, started: bool) -> ServiceError:
+    """An error response object. ``started``: some reasoning or answer already arrived.
+
+    Before the first token it is the service's answer (``http``); after it, the stream broke
+    off (``stream``, no status: the SDK reports every error frame as 400, whatever it was).
+    """
+    status = _int(response.get("status_code"))
+    message = response.get("message")
+    if isinstance(message, list):  # an SSE error body without a data line
+        message = " ".join(str(line) for line in message if line)
+    error = ServiceError(
+        "stream" if started else "http",
+        str(message or f"HTTP {status}"),
+        status=None if started else status,
+        code=response.get("code") or None,
+        request_id=response.get("request_id") or None,
+    )
+    retry_after = _header(response.get("headers"), "retry-after")
+    if retry_after:
+        error.context["retry_after"] = retry_after
+    return error
+
+
+def from_dashscope_exception(
+    exc: BaseException, *, started: bool, status: int | None = None
+) -> ServiceError:
+    """An exception that escaped the SDK; ``status``: the raw HTTP status, when known."""
+    if isinstance(exc, json.JSONDecodeError):
+        # DashScope labels some SSE-framed error bodies application/json, and the SDK's
+        # ``response.json()`` chokes on them; the exception still holds the whole body.
+        error = _framed_error(exc.doc, status)
+        if error is not None:
+            return error
+    return _transport_error(exc, started)
+
+
+def _framed_error(body: str, status: int | None) -> ServiceError | None:
+    lines = body.splitlines()
+    fields = error_fields(body) if any(line.startswith("data:") for line in lines) else {}
+    if not fields.get("code") and not fields.get("message"):
+        return None
+    for line in lines:
+        if line.startswith(":HTTP_STATUS/") and (status is None or status == 200):
+            status = _int(line.split("/", 1)[1])
+    return ServiceError(
+        "http",
+        str(fields.get("message") or f"HTTP {status}"),
+        status=status,
+        code=fields.get("code"),
+        request_id=fields.get("request_id"),
+    )
+
+
+def _transport_error(exc: BaseException, started: bool) -> ServiceError:
+    import aiohttp
+    import requests
+
+    text = f"{type(exc).__name__}: {exc}".strip()
+    if isinstance(exc, requests.exceptions.Timeout | asyncio.TimeoutError):
+        return ServiceError("timeout", "no answer before the timeout")
+    if isinstance(exc, requests.exceptions.ConnectionError):
+        cause = exc.args[0] if exc.args else None
+        if type(cause).__name__ == "ReadTimeoutError":  # requests' mid-stream read timeout
+            return ServiceError("timeout", "no answer before the timeout")
+        return ServiceError("stream" if started else "connection", text)
+    if isinstance(exc, aiohttp.ClientConnectorError):
+        return ServiceError("connection", text)
+    if isinstance(exc, aiohttp.ClientPayloadError | aiohttp.ServerDisconnectedError):
+        return ServiceError("stream", text)
+    if isinstance(exc, aiohttp.ClientError):
+        return ServiceError("stream" if started else "connection", text)
+    return ServiceError("stream", text)
+
+
+def error_fields(text: str | None) -> dict[str, Any]:
+    """``{"code", "message", "request_id"}`` from an error body: JSON, or SSE-framed."""
+    if not text:
+        return {}
+    candidates = [line[5:] for line in text.splitlines() if line.startswith("data:")]
+    for candidate in [*candidates, text]:
+        try:
+            value = json.loads(candidate)
+        except ValueError:
+            continue
+        if isinstance(value, dict):
+            inner = value.get("error")
+            return inner if isinstance(inner, dict) else value
+    return {"message": text.strip()[:300]}
+
+
+def retry_delay(error: ServiceError, attempt: int) -> float | None:
+    """Seconds to wait before retrying, or None when this failure is not worth a retry.
+
+    Like the openai SDK: 429, 408, 409 and 5xx replies and connection failures, honouring
+    ``Retry-After`` up to 60 s, else ``0.5·2^attempt`` capped at 8 s.
+    """
+    retryable = error.kind in ("connection", "timeout") or (
+        error.kind == "http"
+        and error.status is not None
+        and (error.status in (408, 409, 429) or error.status >= 500)
+    )
+    if not retryable:
+        return None
+    hinted = error.context.get("retry_after")
+    if hinted:
+        try:
+            seconds = float(hinted)
+        except ValueError:
+            seconds = -1.0
+        if 0 <= seconds <= 60:
+            return seconds
+    return min(0.5 * 2**attempt, 8.0)
+
+
+def _header(headers: Any, name: str) -> str | None:
+    if not isinstance(headers, dict):
+        return None
+    for key, value in headers.items():
+        if str(key).lower() == name:
+            return str(value)
+    return None
+
+
+def _int(value: Any) -> int | None:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return None
