@@ -24,8 +24,13 @@ def usage_from_chat(usage: Any) -> Usage:
 
 
 def _reasoning_of(obj: Any) -> str | None:
-    """DashScope and vLLM say ``reasoning_content``; Ollama and newer vLLM say ``reasoning``."""
-    value = getattr(obj, "reasoning_content", None) or getattr(obj, "reasoning", None)
+    """DashScope and vLLM say ``reasoning_content``; Ollama and newer vLLM say ``reasoning``.
+
+    Both are extra fields: read them from ``model_extra`` (a dict) rather than through
+    pydantic's ``__getattr__``, which raises and catches on every chunk.
+    """
+    extra = getattr(obj, "model_extra", None) or {}
+    value = extra.get("reasoning_content") or extra.get("reasoning")
     return value if isinstance(value, str) else None
 
 

@@ -8,6 +8,7 @@ and never sent again; only the growing tail is re-rendered.
 from __future__ import annotations
 
 import html
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -27,11 +28,15 @@ def _markdown_output(text: str, mime: str = "text/markdown") -> dict[str, Any]:
 class MarkdownStream:
     """A growing Markdown text: frozen blocks + one tail, each rendered by the frontend."""
 
-    def __init__(self, min_tail: int = 2000, mime: str = "text/markdown") -> None:
+    def __init__(
+        self, min_tail: int = 800, mime: str = "text/markdown", freeze_every: float = 1.0
+    ) -> None:
         import ipywidgets as w
 
         self._w = w
         self.mime = mime
+        self.freeze_every = freeze_every  # seconds: each freeze costs a new widget
+        self._last_freeze = time.monotonic()
         self.min_tail = min_tail
         self.tail = w.Output()
         self.box = w.VBox([self.tail])
@@ -45,10 +50,13 @@ class MarkdownStream:
         if self.mime != "text/markdown":  # HTML can't be cut into blocks safely
             self.tail.outputs = (_markdown_output(text, self.mime),)
             return
-        stable, tail = split_stable(text[self._frozen_len :], self.min_tail)
+        stable, tail = "", text[self._frozen_len :]
+        now = time.monotonic()
+        if now - self._last_freeze >= self.freeze_every:
+            stable, tail = split_stable(tail, self.min_tail)
         if stable:
-            frozen = self._w.Output()
-            frozen.outputs = (_markdown_output(stable),)
+            self._last_freeze = now
+            frozen = self._w.Output(outputs=(_markdown_output(stable),))  # one message, not two
             self.box.children = (*self.box.children[:-1], frozen, self.tail)
             self._frozen_len += len(stable)
         self.tail.outputs = (_markdown_output(close_open_fence(tail)),) if tail else ()
@@ -87,6 +95,7 @@ class LiveRenderer:
         top = w.HBox([self.header, self.stop_button], layout=w.Layout(align_items="center"))
         self._box = w.VBox([top, self.thinking, self.answer.box, self.footer])
         self._answer_started = False
+        self._footer_state: tuple[int, object] | None = None
         self.handle = display(self._box, display_id=True)
 
     def update(self, result: Result) -> None:
@@ -99,10 +108,14 @@ class LiveRenderer:
             self.thinking.selected_index = None  # collapse when the answer begins
             self.thinking.set_title(0, thinking_summary(result))
         self.answer.show(result.text)
-        self.footer.value = f"<small>{html.escape(usage_line(result))}</small>"
+        # The footer's clock changes every refresh: refresh it about once a second, or when
+        # the token counts change, so it doesn't double the UI traffic.
+        elapsed = int(result.elapsed or 0)
+        if (elapsed, result.usage) != self._footer_state:
+            self._footer_state = (elapsed, result.usage)
+            self.footer.value = f"<small>{html.escape(usage_line(result))}</small>"
 
     def finish(self, result: Result) -> None:
-        self.update(result)
         self.handle.update(to_bundle(result), raw=True)
         self.close()
 
@@ -116,15 +129,13 @@ class LiveRenderer:
 def close_tree(widget: Any) -> None:
     """Close a widget, its children and its layout/style models (``close`` alone leaks those).
 
-    Values are emptied first: a saved notebook's widget state would otherwise keep a second
-    copy of the answer.
+    Outputs holding answer text are emptied first: a notebook executed headless (nbclient,
+    papermill) saves the last state of every widget, and would keep a second copy.
     """
     for child in getattr(widget, "children", ()):
         close_tree(child)
-    if hasattr(widget, "outputs"):
+    if getattr(widget, "outputs", None):
         widget.outputs = ()
-    if isinstance(getattr(widget, "value", None), str):
-        widget.value = ""
     for sub in (getattr(widget, "layout", None), getattr(widget, "style", None)):
         if sub is not None:
             sub.close()

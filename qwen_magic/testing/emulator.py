@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 import threading
 import uuid
 from collections import deque
@@ -88,6 +89,13 @@ class _Server(ThreadingHTTPServer):
     daemon_threads = True
     block_on_close = False
     emulator: Emulator
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A client that hangs up (a stop, a retry, a timeout) is normal here: stay quiet."""
+        exc = sys.exc_info()[1]
+        if isinstance(exc, (ConnectionError, TimeoutError)):
+            return
+        super().handle_error(request, client_address)
 
 
 class _Handler(BaseHTTPRequestHandler):
