@@ -187,6 +187,10 @@ class QwenMagics(Magics):
         saved notebook reads the same on GitHub or in nbconvert. The Result is stored in
         ``_qwen`` (and in ``-o NAME``): ``.text``, ``.reasoning``, ``.usage``, ``.error``...
 
+        ``--api chat`` (OpenAI Chat Completions, the default), ``--api responses`` (OpenAI
+        Responses API) and ``--api dashscope`` (the DashScope SDK: Generation, or
+        MultiModalConversation for Qwen3.5+/VL/omni models) give the same view and Result.
+
         Defaults come from ``%config QwenMagics.<trait>`` (model, api, region, workspace,
         base_url, api_key_env, system, thinking, stream, display, update_interval, timeout,
         max_retries). The key is read from ``$DASHSCOPE_API_KEY`` (keys are per region) or set
