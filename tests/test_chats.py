@@ -141,3 +141,44 @@ def test_format_html_shows_html(ip, magics, emulator) -> None:
     with capture_output() as cap:
         ip.run_cell_magic("qwen", "-f html", "HTML please")
     assert "<b>bold</b>" in cap.outputs[0].data["text/html"]
+
+
+@pytest.mark.parametrize("api", ["chat", "responses", "dashscope"])
+def test_each_api_sends_the_whole_conversation(ip, emulator, api: str) -> None:
+    ask(ip, f"--api {api} -c multi -s 'Be kind.' --no-think", "first question", "m1")
+    ask(ip, f"--api {api} -c multi --no-think", "second question", "m2")
+    body = emulator.last.body
+    if api == "chat":
+        sent = body["messages"]
+    elif api == "responses":
+        assert body["instructions"] == "Be kind."
+        sent = [{"role": "system", "content": "Be kind."}, *body["input"]]
+    else:
+        sent = body["input"]["messages"]
+
+    def text(message) -> str:
+        content = message["content"]
+        if isinstance(content, list):
+            return "".join(part.get("text", "") for part in content)
+        return content
+
+    assert [(m["role"], text(m).strip()) for m in sent] == [
+        ("system", "Be kind."),
+        ("user", "first question"),
+        ("assistant", "Echo: first question"),
+        ("user", "second question"),
+    ]
+
+
+@pytest.mark.parametrize("api", ["chat", "responses", "dashscope"])
+def test_json_mode_on_each_api(ip, emulator, api: str) -> None:
+    emulator.queue(Reply(text='{"ok": true}', reasoning=""))
+    ask(ip, f"--api {api} --json -o r", "Status as JSON.", None)
+    assert ip.user_ns["r"].data == {"ok": True}
+    body = emulator.last.body
+    if api == "chat":
+        assert body["response_format"] == {"type": "json_object"}
+    elif api == "responses":
+        assert body["text"]["format"] == {"type": "json_object"}
+    else:
+        assert body["parameters"]["response_format"] == {"type": "json_object"}

@@ -176,3 +176,16 @@ def test_chat_turns_follow_the_cell_ids_jupyterlab_sends(kernel: Kernel) -> None
         "print([t.user['content'] for t in _loaded[id(get_ipython())].chats.get('k').turns])"
     )
     assert out.strip() == "['first', 'second, edited']"
+
+
+def test_an_interrupted_chat_turn_is_not_recorded(kernel: Kernel) -> None:
+    kernel.run(SLOW_REPLY)
+    msg_id = kernel.send("%%qwen -c cut\nWrite a lot.")
+    _wait_for_answer_text(kernel, msg_id)
+    kernel.km.interrupt_kernel()
+    assert kernel.reply(msg_id)["content"]["status"] == "ok"
+    _, out = kernel.run(
+        "from qwen_magic import _loaded\n"
+        "print(_qwen.interrupted, len(_loaded[id(get_ipython())].chats.get('cut').turns))"
+    )
+    assert out.split() == ["True", "0"]

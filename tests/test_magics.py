@@ -179,6 +179,7 @@ def test_widgets_are_closed_after_the_answer(ip, emulator) -> None:
         ("--top-p 0", "top_p (--top-p) must be in (0, 1]"),
         ("--region mars", "Unknown region 'mars'"),
         ("--bogus", "unrecognized arguments: --bogus"),
+        ("--api soap", "invalid choice: 'soap'"),
         ("-o 1x", "-o/--out needs a Python variable name"),
         ("-m qwq-plus --no-think", "always thinks"),
         ("-m qwen3-32b --think --no-stream", "can only think while streaming"),
