@@ -16,24 +16,13 @@ from qwen_magic.events import Failed, Finished, ReasoningDelta, Started, TextDel
 from qwen_magic.providers import aio, make_provider
 from qwen_magic.providers.dashscope import DashScopeProvider
 from qwen_magic.request import Request
-from qwen_magic.testing import Reply
+from qwen_magic.testing import Reply, request_for
 
 APIS = ("chat", "responses", "dashscope")
 
 
 def make_request(emulator, api: str, **overrides) -> Request:
-    options = dict(
-        prompt="Hello there",
-        model="qwen3.5-plus",
-        api=api,
-        base_url=emulator.native_base if api == "dashscope" else emulator.compat_base,
-        api_key="sk-test-async",
-        region="sg",
-        max_retries=0,
-        timeout=10.0,
-    )
-    options.update(overrides)
-    return Request(**options)
+    return request_for(emulator, api, **overrides)
 
 
 async def collect(provider: Any) -> list[Any]:
@@ -72,7 +61,7 @@ def test_same_events_as_the_sync_path(emulator, api, stream) -> None:
     assert async_events[-1].finish_reason == "stop"
     usage = [e for e in async_events if isinstance(e, Usage)][-1]
     assert (usage.output_tokens, usage.reasoning_tokens) == (5, 2)
-    assert emulator.last.api_key == "sk-test-async" and emulator.last.stream is stream
+    assert emulator.last.api_key == f"sk-test-{api}" and emulator.last.stream is stream
 
 
 def test_dashscope_async_request_body_and_headers(emulator) -> None:

@@ -12,22 +12,11 @@ from qwen_magic.providers.chat import ChatProvider
 from qwen_magic.render import NullRenderer
 from qwen_magic.request import Request
 from qwen_magic.runner import execute
-from qwen_magic.testing import Reply
+from qwen_magic.testing import Reply, request_for, run_reply
 
 
 def make_request(emulator, **overrides) -> Request:
-    options = dict(
-        prompt="Hello there",
-        model="qwen3.5-plus",
-        api="chat",
-        base_url=emulator.compat_base,
-        api_key="sk-test-provider",
-        region="sg",
-        max_retries=0,
-        timeout=10.0,
-    )
-    options.update(overrides)
-    return Request(**options)
+    return request_for(emulator, "chat", **overrides)
 
 
 def test_stream_becomes_started_reasoning_text_usage_finished(emulator) -> None:
@@ -49,8 +38,7 @@ def test_non_stream_gives_the_same_events(emulator) -> None:
 
 
 def run(emulator, reply: Reply, **overrides):
-    emulator.queue(reply)
-    return execute(make_request(emulator, **overrides), NullRenderer(), interval=0.02)
+    return run_reply(emulator, reply, "chat", **overrides)
 
 
 @pytest.mark.parametrize(

@@ -14,31 +14,18 @@ from qwen_magic.providers.dashscope import DashScopeProvider, uses_multimodal_en
 from qwen_magic.providers.native_stream import CumulativeText
 from qwen_magic.render import NullRenderer
 from qwen_magic.request import Request
-from qwen_magic.runner import execute
-from qwen_magic.testing import Reply
+from qwen_magic.testing import Reply, request_for, run_reply
 
 TEXT_PATH = "/api/v1/services/aigc/text-generation/generation"
 MULTIMODAL_PATH = "/api/v1/services/aigc/multimodal-generation/generation"
 
 
 def make_request(emulator, **overrides) -> Request:
-    options = dict(
-        prompt="Hello there",
-        model="qwen3.5-plus",
-        api="dashscope",
-        base_url=emulator.native_base,
-        api_key="sk-test-native",
-        region="sg",
-        max_retries=0,
-        timeout=10.0,
-    )
-    options.update(overrides)
-    return Request(**options)
+    return request_for(emulator, "dashscope", **overrides)
 
 
 def run(emulator, reply: Reply, **overrides):
-    emulator.queue(reply)
-    return execute(make_request(emulator, **overrides), NullRenderer(), interval=0.02)
+    return run_reply(emulator, reply, "dashscope", **overrides)
 
 
 def texts(events, kind) -> str:
@@ -69,7 +56,7 @@ def test_multimodal_model_streams_reasoning_text_usage_from_multimodal_generatio
         "enable_thinking": True,
     }
     assert record.headers["x-dashscope-sse"] == "enable"
-    assert record.headers["authorization"] == "Bearer sk-test-native"
+    assert record.headers["authorization"] == "Bearer sk-test-dashscope"
 
 
 def test_text_model_goes_to_text_generation_with_every_option(emulator) -> None:

@@ -11,32 +11,18 @@ from IPython.utils.capture import capture_output
 from qwen_magic.events import Failed, Finished, ReasoningDelta, Started, TextDelta, Usage
 from qwen_magic.providers import make_provider
 from qwen_magic.providers.responses import ResponsesProvider, ResponsesStream
-from qwen_magic.render import NullRenderer
 from qwen_magic.request import Request
-from qwen_magic.runner import execute
-from qwen_magic.testing import Reply
+from qwen_magic.testing import Reply, request_for, run_reply
 
 LEGACY = "/api/v2/apps/protocols/compatible-mode/v1/responses"
 
 
 def make_request(emulator, **overrides) -> Request:
-    options = dict(
-        prompt="Hello there",
-        model="qwen3.5-plus",
-        api="responses",
-        base_url=emulator.compat_base,
-        api_key="sk-test-responses",
-        region="sg",
-        max_retries=0,
-        timeout=10.0,
-    )
-    options.update(overrides)
-    return Request(**options)
+    return request_for(emulator, "responses", **overrides)
 
 
 def run(emulator, reply: Reply, **overrides):
-    emulator.queue(reply)
-    return execute(make_request(emulator, **overrides), NullRenderer(), interval=0.02)
+    return run_reply(emulator, reply, "responses", **overrides)
 
 
 def test_make_provider_picks_the_responses_api(emulator) -> None:

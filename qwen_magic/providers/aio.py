@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import weakref
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -95,7 +95,7 @@ def dashscope_session() -> Any:  # an async context manager yielding aiohttp.Cli
 
 async def chat_events(provider: ChatProvider) -> AsyncIterator[Event]:
     """``ChatProvider.aevents``: the sync translation, over ``AsyncOpenAI``."""
-    from .chat import _reasoning_of, usage_from_chat
+    from .chat import _reasoning_of, completion_events, usage_from_chat
 
     req = provider.request
     started = False  # once a token arrived, a lost connection is a broken stream
@@ -138,29 +138,7 @@ async def chat_events(provider: ChatProvider) -> AsyncIterator[Event]:
                     **provider._arguments()
                 )
                 completion = raw.parse()  # a legacy raw response: parsed synchronously
-                for event in _completion_events(completion, raw.headers.get("x-request-id")):
+                for event in completion_events(completion, raw.headers.get("x-request-id")):
                     yield event
         except Exception as exc:
             yield Failed(from_openai_error(exc, started=started))
-
-
-def _completion_events(completion: Any, request_id: str | None) -> Iterator[Event]:
-    """A whole chat completion → Events (as ``ChatProvider._whole`` does)."""
-    from .chat import _reasoning_of, usage_from_chat
-
-    request_id = request_id or completion.id
-    yield Started(request_id=request_id, model=completion.model)
-    finish_reason = None
-    if completion.choices:
-        message = completion.choices[0].message
-        reasoning = _reasoning_of(message)
-        if reasoning:
-            yield ReasoningDelta(reasoning)
-        if message.content:
-            splitter = ThinkTagSplitter()
-            yield from splitter.feed(message.content)
-            yield from splitter.flush()
-        finish_reason = completion.choices[0].finish_reason
-    if completion.usage is not None:
-        yield usage_from_chat(completion.usage)
-    yield Finished(finish_reason, request_id=request_id, response_id=completion.id)

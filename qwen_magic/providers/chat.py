@@ -34,6 +34,26 @@ def _reasoning_of(obj: Any) -> str | None:
     return value if isinstance(value, str) else None
 
 
+def completion_events(completion: Any, request_id: str | None) -> Iterator[Event]:
+    """A whole (non-streamed) chat completion → Events; shared with the async twin."""
+    request_id = request_id or completion.id
+    yield Started(request_id=request_id, model=completion.model)
+    finish_reason = None
+    if completion.choices:
+        message = completion.choices[0].message
+        reasoning = _reasoning_of(message)
+        if reasoning:
+            yield ReasoningDelta(reasoning)
+        if message.content:
+            splitter = ThinkTagSplitter()
+            yield from splitter.feed(message.content)
+            yield from splitter.flush()
+        finish_reason = completion.choices[0].finish_reason
+    if completion.usage is not None:
+        yield usage_from_chat(completion.usage)
+    yield Finished(finish_reason, request_id=request_id, response_id=completion.id)
+
+
 class ChatProvider:
     def __init__(self, request: Request) -> None:
         self.request = request
@@ -108,23 +128,7 @@ class ChatProvider:
 
     def _whole(self, client: Any) -> Iterator[Event]:
         raw = client.chat.completions.with_raw_response.create(**self._arguments())
-        completion = raw.parse()
-        request_id = raw.headers.get("x-request-id") or completion.id
-        yield Started(request_id=request_id, model=completion.model)
-        finish_reason = None
-        if completion.choices:
-            message = completion.choices[0].message
-            reasoning = _reasoning_of(message)
-            if reasoning:
-                yield ReasoningDelta(reasoning)
-            if message.content:
-                splitter = ThinkTagSplitter()
-                yield from splitter.feed(message.content)
-                yield from splitter.flush()
-            finish_reason = completion.choices[0].finish_reason
-        if completion.usage is not None:
-            yield usage_from_chat(completion.usage)
-        yield Finished(finish_reason, request_id=request_id, response_id=completion.id)
+        yield from completion_events(raw.parse(), raw.headers.get("x-request-id"))
 
     def abort(self) -> None:
         stream = self._stream

@@ -17,8 +17,18 @@ Stdlib only; importing it never imports openai or dashscope.
 
 from __future__ import annotations
 
+from .calls import request_for, run_reply
 from .catalog import MODELS, ModelInfo
 from .emulator import Emulator, RecordedRequest
 from .replies import FAULTS, Reply
 
-__all__ = ["FAULTS", "MODELS", "Emulator", "ModelInfo", "RecordedRequest", "Reply"]
+__all__ = [
+    "FAULTS",
+    "MODELS",
+    "Emulator",
+    "ModelInfo",
+    "RecordedRequest",
+    "Reply",
+    "request_for",
+    "run_reply",
+]

@@ -1,0 +1,35 @@
+"""Build a Request aimed at an emulator and run it: the shortest path for provider tests."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .emulator import Emulator
+from .replies import Reply
+
+
+def request_for(emulator: Emulator, api: str = "chat", **overrides: Any) -> Any:
+    """A resolved ``Request`` for ``api`` whose base URL is the emulator's."""
+    from ..request import Request
+
+    options: dict[str, Any] = {
+        "prompt": "Hello there",
+        "model": "qwen3.5-plus",
+        "api": api,
+        "base_url": emulator.native_base if api == "dashscope" else emulator.compat_base,
+        "api_key": f"sk-test-{api}",
+        "region": "sg",
+        "max_retries": 0,
+        "timeout": 10.0,
+    }
+    options.update(overrides)
+    return Request(**options)
+
+
+def run_reply(emulator: Emulator, reply: Reply, api: str = "chat", **overrides: Any) -> Any:
+    """Queue ``reply``, run the request through the runner (no display), return the Result."""
+    from ..render import NullRenderer
+    from ..runner import execute
+
+    emulator.queue(reply)
+    return execute(request_for(emulator, api, **overrides), NullRenderer(), interval=0.02)
