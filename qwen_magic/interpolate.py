@@ -5,6 +5,9 @@ Rules, in order, for each ``{...}`` outside doubled braces:
 2. an expression whose names are all defined → replaced by ``str(value)``;
 3. a bare name / attribute / index chain of an undefined name → UsageError (outside code
    fences), suggesting ``{{word}}`` or ``--raw``; inside a ``` block it is left as written.
+
+``interpolate_with_media`` also takes out the values that are images (``media.is_inline_image``)
+and says where they stood, so that "Compare {a} with {b}" sends text and images in that order.
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ from __future__ import annotations
 import ast
 import builtins
 import re
+from collections.abc import Callable
 from typing import Any
 
 from .errors import QwenUsageError
@@ -44,26 +48,56 @@ def _is_reference(tree: ast.AST) -> bool:
 
 
 def interpolate(text: str, namespace: dict[str, Any]) -> str:
+    return _fill(text, namespace, None)[0]
+
+
+def interpolate_with_media(
+    text: str, namespace: dict[str, Any]
+) -> tuple[str, list[tuple[int, str, Any]]]:
+    """The filled text without its image values, and ``(offset, "{name}", value)`` for each."""
+    from .media import is_inline_image
+
+    return _fill(text, namespace, is_inline_image)
+
+
+_AS_WRITTEN = object()
+
+
+def _fill(
+    text: str, namespace: dict[str, Any], take: Callable[[Any], bool] | None
+) -> tuple[str, list[tuple[int, str, Any]]]:
     out: list[str] = []
-    pos = 0
+    taken: list[tuple[int, str, Any]] = []
+    length = pos = 0
     for match in _TOKEN.finditer(text):
         out.append(text[pos : match.start()])
+        length += match.start() - pos
         pos = match.end()
         token = match.group(0)
         if token in ("{{", "}}"):
-            out.append(token[0])
-            continue
-        out.append(_substitute(match, text, namespace))
+            piece = token[0]
+        else:
+            value = _substitute(match, text, namespace)
+            if value is _AS_WRITTEN:
+                piece = token
+            elif take is not None and take(value):
+                taken.append((length, token, value))
+                continue
+            else:
+                piece = str(value)
+        out.append(piece)
+        length += len(piece)
     out.append(text[pos:])
-    return "".join(out)
+    return "".join(out), taken
 
 
-def _substitute(match: re.Match[str], text: str, namespace: dict[str, Any]) -> str:
+def _substitute(match: re.Match[str], text: str, namespace: dict[str, Any]) -> Any:
+    """The value of ``{expr}``, or ``_AS_WRITTEN`` when the braces are not ours."""
     source = match.group(1).strip()
     try:
         tree = ast.parse(source, mode="eval")
     except SyntaxError:
-        return match.group(0)
+        return _AS_WRITTEN
     missing = {n for n in _names(tree) if n not in namespace and not hasattr(builtins, n)}
     if missing:
         if _is_reference(tree) and open_fence(text[: match.start()]) is None:
@@ -73,7 +107,7 @@ def _substitute(match: re.Match[str], text: str, namespace: dict[str, Any]) -> s
                 f"notebook. Define it in a cell above, write {{{{{source}}}}} for literal "
                 "braces, or pass --raw to send the prompt exactly as written."
             )
-        return match.group(0)
+        return _AS_WRITTEN
     try:
         value = eval(compile(tree, "<prompt>", "eval"), namespace)  # noqa: S307 - user's own code
     except Exception as exc:
@@ -81,4 +115,4 @@ def _substitute(match: re.Match[str], text: str, namespace: dict[str, Any]) -> s
             f"{{{source}}} in the prompt could not be evaluated: {type(exc).__name__}: {exc}. "
             "Fix the expression, write {{...}} for literal braces, or pass --raw."
         ) from None
-    return str(value)
+    return value

@@ -11,7 +11,13 @@ import sys
 from dataclasses import dataclass
 from typing import Any
 
-from IPython.core.magic import Magics, line_cell_magic, line_magic, magics_class
+from IPython.core.magic import (
+    Magics,
+    line_cell_magic,
+    line_magic,
+    magics_class,
+    no_var_expand,
+)
 from IPython.core.magic_arguments import argument, magic_arguments
 from traitlets import Bool, Enum, Float, Int, Unicode
 
@@ -64,6 +70,21 @@ def _qwen_options(func):
             "--preset",
             choices=tuple(PRESETS),
             help="The documented temperature/top_p pair for a scenario; -t/--top-p win.",
+        ),
+        argument(
+            "-i",
+            "--image",
+            action="append",
+            metavar="SRC",
+            help="An image (repeatable): a path, a glob, an http(s) URL, or {name} holding a PIL "
+            "image, a numpy array, bytes, a Path, or a list of these.",
+        ),
+        argument(
+            "--video",
+            action="append",
+            metavar="SRC",
+            help="A video (repeatable): a file, an http(s) URL, a glob or folder of frames, or "
+            "{name} holding a list of frames (4 to 80; 512 for Qwen3-VL/Qwen2.5-VL).",
         ),
         argument(
             "-c",
@@ -169,6 +190,7 @@ class QwenMagics(Magics):
 
     # ------------------------------------------------------------------ %%qwen / %qwen
     @_qwen_options
+    @no_var_expand  # {name} is ours to fill (and -i {img} must see the object, not its str)
     @line_cell_magic
     def qwen(self, line: str, cell: str | None = None) -> None:
         """Ask a Qwen model; the answer streams live below the cell.
@@ -207,6 +229,20 @@ class QwenMagics(Magics):
         the answer's code blocks into a new cell below (with %%bash, %%sql... for other
         languages).
 
+        Images and video: ``-i SRC`` (repeatable) attaches an image before the prompt: a path,
+        a glob (``'shots/*.png'``), an http(s) URL, or ``{name}`` holding a PIL image, a numpy
+        array (H×W, H×W×3 or H×W×4; uint8, or floats in [0, 1]), the bytes of an image file, a
+        ``pathlib.Path``, or a list of these. A ``{name}`` in the prompt whose value is a PIL
+        image, an H×W×3/H×W×4 array or image bytes becomes an image at that place ("Compare
+        {a} with {b}"); other values stay text. ``--video SRC`` (repeatable) is a video file or
+        URL, or frames: a glob or folder of images, or ``{name}`` holding a list of images or a
+        T×H×W×C array (4 to 80 frames; up to 512 for Qwen3-VL and Qwen2.5-VL models). Local
+        and in-memory media are sent inline as base64 (nothing is uploaded); URLs are passed as
+        they are. Images over the service's limit (10 MB per item after base64) are downscaled,
+        keeping their aspect and EXIF orientation. Thumbnails show above the answer, live and
+        in the saved notebook; in a chat (``-c``) later turns still see earlier images.
+        ``Result.messages`` shows the base64 elided. The Responses API takes images, not video.
+
         Examples::
 
             %qwen -m qwen-plus What is the capital of France?
@@ -214,6 +250,8 @@ class QwenMagics(Magics):
             Explain why {df.shape[0]} rows might be too few for this model.
             %%qwen -c trip -o r --json
             List three sights in {city} as {{"sights": [...]}}.
+            %%qwen -i photo.jpg -i {fig}
+            What changed between the two pictures?
 
         Management commands are in ``%qwencmd`` (``%qwencmd?``).
         """
@@ -237,11 +275,17 @@ class QwenMagics(Magics):
         out = args.out
         if out is not None and not (out.isidentifier() and not keyword.iskeyword(out)):
             raise QwenUsageError(f"-o/--out needs a Python variable name; {out!r} is not one.")
+        namespace = self.shell.user_ns if self.shell else {}
+        inline: list[Any] = []
         if not args.raw:
-            from .interpolate import interpolate
+            from .interpolate import interpolate_with_media
 
-            prompt = interpolate(prompt, self.shell.user_ns if self.shell else {})
+            prompt, inline = interpolate_with_media(prompt, namespace)
         options = vars(args)
+        if args.image or args.video or inline:
+            from .media import load_media
+
+            options["media"] = load_media(args.image or [], args.video or [], inline, namespace)
         chat, cell_id = None, None
         if args.chat:
             from .kernel import current_cell_id
@@ -252,7 +296,12 @@ class QwenMagics(Magics):
             options["system"] = chat.system
         request = build_request(prompt, options, self)
         if chat is not None:
+            from .media import check_media
+
             request.history = chat.history_for(cell_id)
+            check_media(
+                request.media, model=request.model, api=request.api, history=request.history
+            )
         display = "none" if args.quiet else self.display
         return Call(request, display, out, chat, cell_id)
 
@@ -260,10 +309,11 @@ class QwenMagics(Magics):
         """Record the chat turn, put code in the next cell, store the Result."""
         if call.chat is not None and result.ok:
             from .chats import Turn
+            from .messages import user_message
 
             call.chat.record(
                 Turn(
-                    user=result.messages[-2 if call.request.prefix else -1],
+                    user=user_message(call.request),  # the real parts, not the elided ones
                     answer=result.text,
                     reasoning=result.reasoning,
                     cell_id=call.cell_id,

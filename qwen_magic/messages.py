@@ -14,10 +14,37 @@ def chat_messages(request: Request) -> list[dict[str, Any]]:
     if request.system:
         messages.append({"role": "system", "content": request.system})
     messages.extend(request.history)
-    messages.append({"role": "user", "content": request.prompt})
+    messages.append(user_message(request))
     if request.prefix:  # partial mode: the model continues this assistant text
         messages.append({"role": "assistant", "content": request.prefix, "partial": True})
     return messages
+
+
+def user_message(request: Request) -> dict[str, Any]:
+    """The user's turn as sent, in the chat shape (a chat stores it so): the prompt alone, or
+    content parts when images or video are attached."""
+    return {"role": "user", "content": user_content(request)}
+
+
+def user_content(request: Request) -> str | list[dict[str, Any]]:
+    """``-i``/``--video`` media first, then the text, with each image a ``{name}`` in the prompt
+    stood for at its place (text pieces stripped; blank ones left out)."""
+    if not request.media:
+        return request.prompt
+    parts = [item.chat_part() for item in request.media if item.at is None]
+    placed = sorted((m for m in request.media if m.at is not None), key=lambda m: m.at or 0)
+    start = 0
+    for item in placed:
+        _add_text(parts, request.prompt[start : item.at])
+        parts.append(item.chat_part())
+        start = item.at or 0
+    _add_text(parts, request.prompt[start:])
+    return parts
+
+
+def _add_text(parts: list[dict[str, Any]], text: str) -> None:
+    if text.strip():
+        parts.append({"type": "text", "text": text.strip()})
 
 
 def sampling_options(request: Request) -> dict[str, Any]:
@@ -47,7 +74,7 @@ def responses_input(request: Request) -> list[dict[str, Any]]:
     The system message travels separately, as ``instructions``.
     """
     items = [_responses_item(message) for message in request.history]
-    items.append({"role": "user", "content": request.prompt})
+    items.append(_responses_item(user_message(request)))
     return items
 
 
@@ -100,6 +127,11 @@ def _native_parts(content: Any, role: str | None) -> list[Any]:
         elif isinstance(part, dict) and part.get("type") == "image_url":
             image = part.get("image_url")
             parts.append({"image": image.get("url") if isinstance(image, dict) else image})
+        elif isinstance(part, dict) and part.get("type") == "video_url":
+            video = part.get("video_url")
+            parts.append({"video": video.get("url") if isinstance(video, dict) else video})
+        elif isinstance(part, dict) and part.get("type") == "video":
+            parts.append({"video": list(part.get("video") or [])})
         else:
             parts.append(part)
     return parts

@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .errors import QwenUsageError, ServiceError
 from .events import Usage
+from .media import check_media, elide, elided_repr
+
+if TYPE_CHECKING:
+    from .media import Media
 
 APIS = ("chat", "responses", "dashscope")
 FORMATS = ("markdown", "text", "html", "code")
@@ -46,10 +50,14 @@ class Request:
     format: str = "markdown"
     json_mode: bool = False  # ask for a JSON object; the parsed value becomes Result.data
     prefix: str | None = None  # partial mode: the answer continues this text
+    media: list[Media] = field(default_factory=list)  # images and video, checked and encoded
+
+    def __repr__(self) -> str:
+        return elided_repr(self)
 
     def validate(self) -> None:
         """Raise a QwenUsageError for any value the service would reject."""
-        if not self.prompt.strip():
+        if not self.prompt.strip() and not self.media:
             raise QwenUsageError(
                 "The prompt is empty: write it in the cell below `%%qwen`, or after `%qwen` "
                 "on the same line."
@@ -70,6 +78,7 @@ class Request:
             raise QwenUsageError("--seed must be between 0 and 2147483647.")
         if self.timeout <= 0:
             raise QwenUsageError("QwenMagics.timeout must be a positive number of seconds.")
+        check_media(self.media, model=self.model, api=self.api, history=self.history)
 
 
 def _check_range(
@@ -102,9 +111,16 @@ class Result:
     reasoning_time: float | None = None  # seconds spent thinking, when it thought
     interrupted: bool = False
     error: ServiceError | None = None
-    messages: list[dict[str, Any]] = field(default_factory=list)
+    messages: list[dict[str, Any]] = field(default_factory=list)  # as sent, base64 elided
     raw: Any = field(default=None, repr=False)
     format: str = field(default="markdown", repr=False)
+    media: list[Media] = field(default_factory=list)  # the images and video sent
+
+    def __post_init__(self) -> None:
+        self.messages = elide(self.messages)
+
+    def __repr__(self) -> str:
+        return elided_repr(self)
 
     @property
     def ok(self) -> bool:

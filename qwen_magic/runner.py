@@ -99,6 +99,7 @@ class Collector:
             error=self.error,
             messages=chat_messages(req),
             format=req.format,
+            media=req.media,
         )
 
 

@@ -107,6 +107,7 @@ def build_request(prompt: str, options: dict[str, Any], defaults: Any) -> Reques
         format=pick("format"),
         json_mode=bool(options.get("json")),
         prefix=options.get("prefix") or None,
+        media=list(options.get("media") or []),
     )
     request.validate()
     if request.json_mode:

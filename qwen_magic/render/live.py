@@ -93,7 +93,8 @@ class LiveRenderer:
         self.answer = MarkdownStream(mime=mime)
         self.footer = w.HTML("<small>waiting for the first token…</small>")
         top = w.HBox([self.header, self.stop_button], layout=w.Layout(align_items="center"))
-        self._box = w.VBox([top, self.thinking, self.answer.box, self.footer])
+        inputs = [thumbnail_row(request.media)] if request.media else []
+        self._box = w.VBox([top, *inputs, self.thinking, self.answer.box, self.footer])
         self._answer_started = False
         self._footer_state: tuple[int, object] | None = None
         self.handle = display(self._box, display_id=True)
@@ -126,6 +127,28 @@ class LiveRenderer:
             self._box = None
 
 
+def thumbnail_row(media: list[Any]) -> Any:
+    """The inputs, small, before the answer: each thumbnail captioned with where it came from.
+    A URL image is shown by the browser from its URL (the kernel never downloads it)."""
+    import ipywidgets as w
+
+    cells = []
+    for item in media:
+        title = html.escape(item.describe(), quote=True)
+        if item.thumbnail is not None:  # (no tooltip: ImageView fails on one, ipywidgets 8.1)
+            picture = w.Image(value=item.thumbnail, format="jpeg")
+        elif item.is_remote and item.kind == "image":
+            url = html.escape(item.url or "", quote=True)
+            picture = w.HTML(
+                f'<img src="{url}" title="{title}" style="max-height:96px;max-width:128px">'
+            )
+        else:
+            picture = w.HTML(f"<small>🎞 {title}</small>")
+        caption = w.HTML(f'<small title="{title}">{html.escape(item.source)}</small>')
+        cells.append(w.VBox([picture, caption], layout=w.Layout(align_items="center")))
+    return w.HBox(cells, layout=w.Layout(flex_flow="row wrap", grid_gap="8px"))
+
+
 def close_tree(widget: Any) -> None:
     """Close a widget, its children and its layout/style models (``close`` alone leaks those).
 
@@ -136,6 +159,8 @@ def close_tree(widget: Any) -> None:
         close_tree(child)
     if getattr(widget, "outputs", None):
         widget.outputs = ()
+    if isinstance(getattr(widget, "value", None), memoryview) and widget.value:
+        widget.value = b""  # an input's thumbnail: the static output has its own copy
     for sub in (getattr(widget, "layout", None), getattr(widget, "style", None)):
         if sub is not None:
             sub.close()

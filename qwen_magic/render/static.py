@@ -80,8 +80,46 @@ def error_markdown(result: Result) -> str:
     return "\n".join("> " + line + "  " for line in lines)
 
 
+def media_html(result: Result) -> str:
+    """The inputs as a row of small thumbnails (data URIs of a few KB each; a URL image is shown
+    from its URL, never downloaded), numbered when there are several."""
+    if not result.media:
+        return ""
+    shown = []
+    for item in result.media:
+        title = html.escape(item.describe(), quote=True)
+        alt = html.escape(item.source, quote=True)
+        if item.thumbnail is not None and item.thumbnail_size is not None:
+            width, height = item.thumbnail_size
+            shown.append(
+                f'<img src="{item.thumbnail_url}" alt="{alt}" title="{title}" '
+                f'width="{width}" height="{height}">'
+            )
+        elif item.is_remote and item.kind == "image":
+            url = html.escape(item.url or "", quote=True)
+            shown.append(
+                f'<a href="{url}"><img src="{url}" alt="{alt}" title="{title}" height="96"></a>'
+            )
+        elif item.is_remote:
+            url = html.escape(item.url or "", quote=True)
+            shown.append(f'<a href="{url}" title="{title}">🎞 {html.escape(item.source)}</a>')
+        else:
+            shown.append(f'<span title="{title}">🎞 {html.escape(item.describe())}</span>')
+    row = " ".join(shown)
+    if len(result.media) > 1:
+        names = " · ".join(f"{i}: {html.escape(m.source)}" for i, m in enumerate(result.media, 1))
+        row += f"<br><sub>{names}</sub>"
+    return row
+
+
+def media_plain(result: Result) -> str:
+    return "[inputs: " + ", ".join(m.describe() for m in result.media) + "]"
+
+
 def to_markdown(result: Result) -> str:
     blocks: list[str] = []
+    if result.media:
+        blocks.append(media_html(result))
     if result.reasoning:
         body = close_open_fence(result.reasoning).replace("</details>", "&lt;/details&gt;")
         body = "\n".join("> " + line for line in body.splitlines())  # set apart from the answer
@@ -104,6 +142,8 @@ def to_markdown(result: Result) -> str:
 
 def to_plain(result: Result) -> str:
     blocks: list[str] = []
+    if result.media:
+        blocks.append(media_plain(result))
     if result.reasoning:
         blocks.append(f"[{thinking_summary(result)}]\n{result.reasoning}\n[answer]")
     if result.text:
@@ -121,6 +161,8 @@ def to_plain(result: Result) -> str:
 def to_html(result: Result) -> str:
     """``-f html``: the answer is HTML; reasoning and usage around it."""
     parts = []
+    if result.media:
+        parts.append(f"<p>{media_html(result)}</p>")
     if result.reasoning:
         parts.append(
             f"<details><summary>{thinking_summary(result)}</summary>"
