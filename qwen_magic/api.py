@@ -10,8 +10,24 @@ from .request import Result
 OPTIONS = {
     "model", "api", "region", "base_url", "system", "thinking", "thinking_budget",
     "temperature", "top_p", "max_tokens", "seed", "stop", "preset", "stream", "format",
-    "display", "quiet",
+    "display", "quiet", "image", "video",
 }  # fmt: skip
+
+
+def _sources(value: Any, kind: str, namespace: dict[str, Any]) -> list[str]:
+    """``image=``/``video=`` values → the magic's SRC strings (objects go by reference)."""
+    if value is None:
+        return []
+    items = value if isinstance(value, (list, tuple)) and kind == "image" else [value]
+    sources = []
+    for item in items:
+        if isinstance(item, str):
+            sources.append(item)
+        else:
+            name = f"{kind}{len(namespace)}"
+            namespace[name] = item
+            sources.append("{" + name + "}")
+    return sources
 
 
 def _magics() -> Any:
@@ -39,6 +55,13 @@ def ask(prompt: str, **options: Any) -> Result:
     magics = _magics()
     if isinstance(options.get("stop"), str):
         options["stop"] = [options["stop"]]
+    namespace: dict[str, Any] = {}
+    images = _sources(options.pop("image", None), "image", namespace)
+    videos = _sources(options.pop("video", None), "video", namespace)
+    if images or videos:
+        from .media import load_media
+
+        options["media"] = load_media(images, videos, [], namespace)
     request = magics_request(magics, prompt, options)
     display = "none" if options.get("quiet") else options.get("display") or magics.display
     return magics._execute(request, display)
@@ -47,4 +70,9 @@ def ask(prompt: str, **options: Any) -> Result:
 def magics_request(magics: Any, prompt: str, options: dict[str, Any]) -> Any:
     from .settings import build_request
 
-    return build_request(prompt, options, magics)
+    request = build_request(prompt, options, magics)
+    if request.media:
+        from .media import check_media
+
+        check_media(request.media, model=request.model, api=request.api, history=[])
+    return request

@@ -30,6 +30,11 @@ class Turn:
     def messages(self) -> list[dict[str, Any]]:
         return [self.user, {"role": "assistant", "content": self.answer}]
 
+    def __repr__(self) -> str:
+        from .media import elided_repr
+
+        return elided_repr(self)
+
 
 @dataclass
 class Chat:
@@ -102,9 +107,21 @@ class Chat:
 
 
 def _text_of(content: Any) -> str:
-    if isinstance(content, list):
-        return " ".join(str(p.get("text", "")) for p in content if isinstance(p, dict))
-    return str(content)
+    """The text of a message, with ``[image]`` / ``[video]`` where media parts were."""
+    if not isinstance(content, list):
+        return str(content)
+    bits = []
+    for part in content:
+        if not isinstance(part, dict):
+            continue
+        kind = part.get("type")
+        if kind in ("text", "input_text"):
+            bits.append(str(part.get("text", "")))
+        elif kind in ("image_url", "input_image"):
+            bits.append("[image]")
+        elif kind in ("video", "video_url"):
+            bits.append("[video]")
+    return " ".join(bits)
 
 
 class ChatBook:

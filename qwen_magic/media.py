@@ -144,6 +144,19 @@ def check_media(media: list[Media], *, model: str, api: str, history: list[Any])
         )
 
 
+MEDIA_PART_TYPES = ("image_url", "video_url", "video", "input_image")
+
+
+def has_media_parts(messages: list[Any]) -> bool:
+    """Whether any message carries an image or a video part (e.g. an earlier chat turn)."""
+    return any(
+        isinstance(m, dict)
+        and isinstance(m.get("content"), list)
+        and any(isinstance(p, dict) and p.get("type") in MEDIA_PART_TYPES for p in m["content"])
+        for m in messages
+    )
+
+
 def _has_video(message: Any) -> bool:
     content = message.get("content") if isinstance(message, dict) else None
     return isinstance(content, list) and any(

@@ -34,6 +34,7 @@ def ip(shell: InteractiveShell, emulator: Any, monkeypatch: pytest.MonkeyPatch) 
     shell.magics_obj = magics
     yield shell
     shell.run_line_magic("unload_ext", "qwen_magic")
+    shell.config.pop("QwenMagics", None)  # %config in one test must not leak into the next
     for name in ("_qwen", "r"):
         shell.user_ns.pop(name, None)
 

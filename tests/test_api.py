@@ -50,3 +50,19 @@ def test_ask_inside_ipython_uses_the_loaded_configuration(ip, magics, emulator) 
 def test_ask_rejects_unknown_options(ip) -> None:
     with pytest.raises(UsageError, match="temprature"):
         qwen_magic.ask("Hi", temprature=0.5)
+
+
+def test_ask_takes_images_as_paths_or_objects(ip, emulator, tmp_path) -> None:
+    from PIL import Image
+
+    path = tmp_path / "red.png"
+    Image.new("RGB", (40, 30), "red").save(path)
+    r = qwen_magic.ask(
+        "What colours?", image=[str(path), Image.new("RGB", (20, 20), "blue")], display="none"
+    )
+    parts = emulator.last.messages[-1]["content"]
+    kinds = [p["type"] for p in parts]
+    assert kinds == ["image_url", "image_url", "text"]
+    assert all(p["image_url"]["url"].startswith("data:image/") for p in parts[:2])
+    payload = parts[0]["image_url"]["url"].split(",", 1)[1]
+    assert r.error is None and payload[:40] not in repr(r)  # elided in the Result

@@ -27,10 +27,16 @@ _session_lock = threading.Lock()
 def uses_multimodal_endpoint(request: Request) -> bool:
     """The one decision between text-generation and multimodal-generation.
 
-    The model table (Qwen3.5+, ``*-vl-*``, QVQ, Omni), or any media attached to the request
-    (the ``media`` field arrives with the media issue; until then requests carry none).
+    The model table (Qwen3.5+, ``*-vl-*``, QVQ, Omni), or any media in the request — attached
+    now, or in an earlier turn of the chat it continues.
     """
-    return needs_multimodal_endpoint(request.model) or bool(getattr(request, "media", None))
+    from ..media import has_media_parts
+
+    return (
+        needs_multimodal_endpoint(request.model)
+        or bool(request.media)
+        or has_media_parts(request.history)
+    )
 
 
 def _shared_session() -> Any:

@@ -18,7 +18,8 @@ class TerminalRenderer:
         self._in_reasoning = False
 
     def start(self, request: Request, on_stop: Callable[[], None]) -> None:
-        pass
+        if request.media:
+            self._write("[inputs: " + ", ".join(m.describe() for m in request.media) + "]\n")
 
     def _write(self, text: str) -> None:
         self.stream.write(text)
