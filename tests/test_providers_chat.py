@@ -119,3 +119,12 @@ def test_think_tags_from_other_servers_become_reasoning(emulator) -> None:
     emulator.queue(Reply(text="<think>I ponder.</think>\n\nThe answer.", reasoning="", chunks=7))
     result = execute(make_request(emulator, model="qwen-plus"), NullRenderer(), interval=0.02)
     assert (result.reasoning, result.text) == ("I ponder.", "The answer.")
+
+
+def test_one_client_per_endpoint_and_key_is_reused() -> None:
+    from qwen_magic.providers.openai_common import openai_client
+
+    a = openai_client("http://127.0.0.1:1/v1", "sk-one-1234567", 10.0, 0)
+    assert openai_client("http://127.0.0.1:1/v1", "sk-one-1234567", 10.0, 0) is a
+    assert openai_client("http://127.0.0.1:1/v1", "sk-two-1234567", 10.0, 0) is not a
+    assert openai_client("http://127.0.0.1:2/v1", "sk-one-1234567", 10.0, 0) is not a
