@@ -14,7 +14,9 @@ import re
 from typing import Any
 
 _CELL = re.compile(r"%%qwen(?![\w?])[ \t]*(.*)")
+_LINE = re.compile(r"([ \t]*)%qwen[ \t]+(.*?)\s*")
 _CALL = "await __import__('qwen_magic.kernel', fromlist=['_']).run_cell({line!r}, {body!r});\n"
+_LINE_CALL = "{indent}get_ipython().run_line_magic('qwen', {rest!r})\n"
 
 
 def async_cells_supported(shell: Any) -> bool:
@@ -35,28 +37,57 @@ def transform(lines: list[str]) -> list[str]:
         return lines
     match = _CELL.fullmatch(lines[0].rstrip("\r\n"))
     if match is None:
+        return _line_magics(lines)
+    if not _can_await():
         return lines
+    return [_CALL.format(line=match.group(1), body="".join(lines[1:]))]
+
+
+def _can_await() -> bool:
     from IPython import get_ipython
 
     shell = get_ipython()
     if shell is None or getattr(shell.displayhook, "exec_result", None) is not None:
-        return lines  # nested (run_cell from code, %%capture, %%time): the sync magic runs it
-    if not async_cells_supported(shell):
+        return False  # nested (run_cell from code, %%capture, %%time): the sync magic runs it
+    return async_cells_supported(shell)
+
+
+def _line_magics(lines: list[str]) -> list[str]:
+    """``%qwen … prompt?``: a prompt ending in ``?`` must not become IPython's help request.
+
+    A cell that is one ``%qwen`` line runs as a coroutine too (Stop works); other ``%qwen``
+    lines are rewritten to an explicit ``run_line_magic`` call, before IPython looks for ``?``.
+    """
+    matches = [_LINE.fullmatch(line.rstrip("\r\n")) for line in lines]
+    if not any(m and m.group(2) not in ("?", "??") for m in matches):
         return lines
-    return [_CALL.format(line=match.group(1), body="".join(lines[1:]))]
+    code = [line for line in lines if line.strip()]
+    if len(code) == 1 and not code[0][0].isspace() and _can_await():
+        rest = _LINE.fullmatch(code[0].rstrip("\r\n")).group(2)  # type: ignore[union-attr]
+        return [_CALL.format(line=rest, body=None).replace("run_cell(", "run_line(")]
+    return [
+        _LINE_CALL.format(indent=m.group(1), rest=m.group(2))
+        if m and m.group(2) not in ("?", "??")
+        else line
+        for line, m in zip(lines, matches, strict=True)
+    ]
 
 
 # Without this, is_complete() would call a one-line "%%qwen" cell complete (see IPython).
 transform.has_side_effects = True  # type: ignore[attr-defined]
 
 
-async def run_cell(line: str, body: str) -> None:
+async def run_cell(line: str, body: str | None) -> None:
     from IPython import get_ipython
 
     from . import _loaded
 
     shell = get_ipython()
     await _loaded[id(shell)].qwen_async(line, body)
+
+
+async def run_line(line: str, body: None = None) -> None:
+    await run_cell(line, None)
 
 
 def install(shell: Any) -> None:

@@ -259,7 +259,7 @@ class QwenMagics(Magics):
         result = self._execute(call.request, call.display)
         self._conclude(call, result)
 
-    async def qwen_async(self, line: str, cell: str) -> None:
+    async def qwen_async(self, line: str, cell: str | None) -> None:
         """``%%qwen`` as a coroutine on the kernel's loop (see ``kernel.py``): Stop works."""
         from .runner import execute_async
 

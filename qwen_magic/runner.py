@@ -116,12 +116,13 @@ class Run:
         self.on_done: Callable[[], None] | None = None
 
     def _pump(self) -> None:
-        prepare = getattr(self.provider, "prepare", None)
-        if prepare is not None:  # import the SDK, build the client: not the service's time
-            prepare()
-            self.collector.started_at = self.collector.clock()
-        events = self.provider.events()
+        events = None
         try:
+            prepare = getattr(self.provider, "prepare", None)
+            if prepare is not None:  # import the SDK, build the client: not the service's time
+                prepare()
+                self.collector.started_at = self.collector.clock()
+            events = self.provider.events()
             for event in events:
                 if self.cancelled.is_set():
                     break
@@ -131,7 +132,8 @@ class Run:
                 self.collector.error = ServiceError("internal", f"{type(exc).__name__}: {exc}")
                 self.collector.error.context["traceback"] = _format_traceback(exc)
         finally:
-            events.close()  # closes the HTTP stream if we stopped early
+            if events is not None:
+                events.close()  # closes the HTTP stream if we stopped early
             self.collector.end()
             if self.on_done is not None:
                 self.on_done()

@@ -35,13 +35,29 @@ def resolve_endpoint(
             "(sg Singapore, us Virginia, cn Beijing, hk Hong Kong, de Frankfurt)."
         )
     if custom_base_url:
-        return Endpoint(custom_base_url.rstrip("/"), None)
+        return Endpoint(_checked_url(custom_base_url), None)
     if emulator_bases is not None:
         return Endpoint(emulator_bases[api], "emulator")
     try:
         return Endpoint(base_url(api, region, workspace, legacy=legacy_responses), region)
     except RegionError as exc:
         raise QwenUsageError(str(exc)) from None
+
+
+def _checked_url(url: str) -> str:
+    url = url.strip().rstrip("/")
+    try:
+        parts = urlparse(url)
+        ok = parts.scheme in ("http", "https") and bool(parts.hostname)
+        parts.port  # noqa: B018 - raises on a bad port
+    except ValueError:
+        ok = False
+    if not ok:
+        raise QwenUsageError(
+            f"--base-url {url!r} is not an http(s) URL: write it like "
+            "https://dashscope-intl.aliyuncs.com/compatible-mode/v1 or http://localhost:11434/v1."
+        )
+    return url
 
 
 def is_local(url: str) -> bool:

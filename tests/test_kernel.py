@@ -189,3 +189,18 @@ def test_an_interrupted_chat_turn_is_not_recorded(kernel: Kernel) -> None:
         "print(_qwen.interrupted, len(_loaded[id(get_ipython())].chats.get('cut').turns))"
     )
     assert out.split() == ["True", "0"]
+
+
+def test_a_one_line_question_runs_as_a_coroutine_with_stop(kernel: Kernel) -> None:
+    kernel.run(SLOW_REPLY)
+    msg_id = kernel.send("%qwen Is this a question?")
+    comm_id = _stop_button_comm(kernel, msg_id)
+    _wait_for_answer_text(kernel, msg_id)
+    click = kernel.kc.session.msg(
+        "comm_msg",
+        {"comm_id": comm_id, "data": {"method": "custom", "content": {"event": "click"}}},
+    )
+    kernel.kc.shell_channel.send(click)
+    assert kernel.reply(msg_id)["content"]["status"] == "ok"
+    _, out = kernel.run("print(_qwen.interrupted, _m.emulator.last.messages[-1]['content'])")
+    assert out.strip() == "True Is this a question?"

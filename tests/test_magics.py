@@ -217,3 +217,30 @@ def test_help_is_a_real_manual(ip) -> None:
     doc = ip.find_cell_magic("qwen").__doc__
     for needle in ("Usage::", "--think", "--preset", "-o NAME", "_qwen", "%qwencmd"):
         assert needle in doc
+
+
+def test_a_line_prompt_ending_in_a_question_mark_is_a_prompt_not_help(ip, emulator) -> None:
+    with capture_output() as cap:
+        ip.run_cell("%qwen -m qwen-plus What is the capital of France?")
+        ip.run_cell("if True:\n    %qwen -q -o r what's up?\n")
+    assert "not found" not in cap.stdout
+    assert [r.messages[-1]["content"] for r in emulator.requests] == [
+        "What is the capital of France?",
+        "what's up?",
+    ]
+    with capture_output() as cap:
+        ip.run_cell("%qwen?")  # still IPython's help
+    assert "Ask a Qwen model" in cap.stdout and len(emulator.requests) == 2
+
+
+def test_a_worker_that_fails_before_streaming_ends_the_cell(ip, magics, monkeypatch) -> None:
+    from qwen_magic.providers.chat import ChatProvider
+
+    def broken(self) -> None:
+        raise RuntimeError("client could not be built")
+
+    monkeypatch.setattr(ChatProvider, "prepare", broken)
+    with capture_output():
+        ip.run_cell_magic("qwen", "-o r", "Hi")
+    error = ip.user_ns["r"].error
+    assert error.kind == "internal" and "client could not be built" in error.message

@@ -485,3 +485,103 @@ def test_stop_button_mid_stream(lab: Lab, page: Any) -> None:
     expect(after.locator(".jp-OutputArea-output")).to_have_text("interrupted=True")
     assert_no_errors(page)
     print(f"\nStop: the cell ended {took:.1f} s after the click")
+
+
+# The thumbnails as the browser decoded them: size, loaded, and the colour at their centre.
+JS_IMAGES = """
+(imgs) => imgs.map((img) => {
+  const canvas = document.createElement('canvas');
+  canvas.width = img.naturalWidth || 1;
+  canvas.height = img.naturalHeight || 1;
+  const ctx = canvas.getContext('2d');
+  let rgb = null;
+  if (img.complete && img.naturalWidth > 0) {
+    ctx.drawImage(img, 0, 0);
+    rgb = Array.from(ctx.getImageData(img.naturalWidth >> 1, img.naturalHeight >> 1, 1, 1).data)
+      .slice(0, 3);
+  }
+  const box = img.getBoundingClientRect();
+  return {src: img.getAttribute('src') || '', complete: img.complete, w: img.naturalWidth,
+          h: img.naturalHeight, rgb: rgb, top: box.top, bottom: box.bottom};
+})
+"""
+LOADED = "(imgs) => imgs.length > 0 && imgs.every((i) => i.complete && i.naturalWidth > 0)"
+
+
+def _is_red(rgb: list[int]) -> bool:
+    return rgb[0] > 200 and rgb[1] < 60 and rgb[2] < 60
+
+
+def _is_blue(rgb: list[int]) -> bool:
+    return rgb[2] > 200 and rgb[0] < 60 and rgb[1] < 60
+
+
+def test_image_thumbnails_live_and_static(lab: Lab, page: Any) -> None:
+    """``-i red.png -i {blue}``: two thumbnails above the streaming answer, then two small JPEG
+    data-URI ``<img>`` in the static Markdown, before the answer and the usage line."""
+    from PIL import Image
+
+    Image.new("RGB", (320, 200), (255, 0, 0)).save(lab.root / "red.png")  # downscaled to 128
+    text = "The **first** image is red and the second one is blue.\n\nBoth are plain squares."
+    reply = f"Reply(text={text!r}, reasoning='', chunks=60, delay=0.08)"  # ~5 s of streaming
+    name = "images.ipynb"
+    open_notebook(
+        lab,
+        page,
+        name,
+        [
+            *setup_cells(reply),
+            "from PIL import Image\nblue = Image.new('RGB', (64, 96), (0, 0, 255))",
+            "%%qwen -i red.png -i {blue}\nWhat colours are these two images?",
+        ],
+    )
+    run_all(page, name)
+    cell = cells(page).nth(5)
+
+    # While it streams: the widget view shows both thumbnails, above the growing answer.
+    widgets = cell.locator(".jp-OutputArea-output .jupyter-widgets")
+    thumbs = widgets.first.locator("img")
+    expect(thumbs).to_have_count(2, timeout=LONG)
+    expect(thumbs.nth(0)).to_be_visible()
+    expect(thumbs.nth(1)).to_be_visible()
+    page.wait_for_function(LOADED, arg=thumbs.element_handles())
+    expect(widgets.first).to_contain_text("red.png")  # each thumbnail's caption
+    expect(widgets.first).to_contain_text("{blue}")
+    answer = widgets.first.locator(".jp-RenderedMarkdown").last
+    expect(answer).to_contain_text("The first")
+    expect(cell.locator("button.jupyter-button", has_text="Stop")).to_be_visible()
+    live = thumbs.evaluate_all(JS_IMAGES)
+    answer_top = answer.bounding_box()["y"]
+    shot(lab, page, "08-images-live", cell)
+    assert len(live) == 2, live
+    assert all(i["w"] > 0 and i["bottom"] <= answer_top for i in live), (live, answer_top)
+    assert _is_red(live[0]["rgb"]) and _is_blue(live[1]["rgb"]), live
+
+    # Done: one static Markdown output, thumbnails first, then the answer and the usage line.
+    wait_done(cell)
+    expect(widgets).to_have_count(0)
+    expect(cell.locator(".jp-OutputArea-output")).to_have_count(1)
+    markdown = cell.locator(".jp-OutputArea-output.jp-RenderedMarkdown")
+    expect(markdown).to_have_attribute("data-mime-type", "text/markdown")
+    images = markdown.locator("img")
+    expect(images).to_have_count(2)
+    page.wait_for_function(LOADED, arg=images.element_handles())
+    static = images.evaluate_all(JS_IMAGES)
+    strong = markdown.locator("strong", has_text="first")
+    expect(markdown.locator("sub").first).to_have_text("1: red.png · 2: {blue}")
+    usage = markdown.locator("sub").last
+    expect(strong).to_be_visible()
+    expect(markdown).to_contain_text("Both are plain squares.")
+    expect(usage).to_have_text(re.compile(r"qwen3\.5-plus · chat · .* · \d+ in · \d+ out · .*"))
+    shot(lab, page, "09-images-static", cell)
+    for image in static:
+        assert image["src"].startswith("data:image/jpeg;base64,"), image["src"][:60]
+        assert image["complete"] and 0 < image["w"] <= 128 and 0 < image["h"] <= 128, image
+    assert (static[0]["w"], static[0]["h"]) == (128, 80), static[0]  # 320×200 fitted to 128
+    assert (static[1]["w"], static[1]["h"]) == (64, 96), static[1]  # already small: kept
+    assert _is_red(static[0]["rgb"]) and _is_blue(static[1]["rgb"]), static
+    text_top = strong.bounding_box()["y"]
+    assert all(i["bottom"] <= text_top for i in static), (static, text_top)
+    assert text_top < usage.bounding_box()["y"]
+    assert_no_errors(page)
+    check_kernel(lab, cells(page).nth(0))
