@@ -149,6 +149,9 @@ class QwenMagics(Magics):
     api_key_env = Unicode("DASHSCOPE_API_KEY", help="Environment variable holding the key.").tag(
         config=True
     )
+    send_key_to_base_url = Bool(
+        False, help="Also send the key to a --base-url that is not an Alibaba Cloud host."
+    ).tag(config=True)
     system = Unicode(None, allow_none=True, help="Default system message.").tag(config=True)
     thinking = Bool(None, allow_none=True, help="True/False sends enable_thinking.").tag(
         config=True

@@ -50,6 +50,7 @@ class Request:
     format: str = "markdown"
     json_mode: bool = False  # ask for a JSON object; the parsed value becomes Result.data
     prefix: str | None = None  # partial mode: the answer continues this text
+    key_source: str = ""  # where the key came from ("$DASHSCOPE_API_KEY", "%qwencmd key")
     media: list[Media] = field(default_factory=list)  # images and video, checked and encoded
 
     def __repr__(self) -> str:

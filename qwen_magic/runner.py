@@ -14,6 +14,7 @@ import time
 from collections.abc import Callable
 
 from .errors import ServiceError, hint_for
+from .keys import scrub
 from .events import Failed, Finished, ReasoningDelta, Started, TextDelta, Usage
 from .messages import chat_messages
 from .postprocess import finalize
@@ -63,6 +64,7 @@ class Collector:
         elif kind is Failed:
             error: ServiceError = event.error  # type: ignore[attr-defined]
             req = self.request
+            error.message = scrub(error.message, req.api_key)  # a server may echo the key
             error.hint = error.hint or hint_for(
                 error, region=req.region, base_url=req.base_url, model=req.model
             )

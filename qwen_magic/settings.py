@@ -60,6 +60,11 @@ def _checked_url(url: str) -> str:
     return url
 
 
+def is_dashscope(url: str) -> bool:
+    """Alibaba Cloud's Model Studio hosts (shared, workspace and trial domains)."""
+    return (urlparse(url).hostname or "").endswith(".aliyuncs.com")
+
+
 def is_local(url: str) -> bool:
     host = urlparse(url).hostname or ""
     return host in ("localhost", "127.0.0.1", "::1") or host.endswith(".local")
@@ -81,12 +86,17 @@ def build_request(prompt: str, options: dict[str, Any], defaults: Any) -> Reques
         getattr(defaults, "emulator_bases", None),
         legacy_responses=getattr(defaults, "legacy_responses", False),
     )
+    source = "emulator"
     if endpoint.region == "emulator":
         key = "emulator-key"
+    elif not is_dashscope(endpoint.base_url) and not defaults.send_key_to_base_url:
+        # Your Model Studio key goes to Alibaba Cloud only, never to a server you named with
+        # --base-url (vLLM, Ollama, LM Studio take any key) unless you say so.
+        key, source = "not-needed", "none: not a DashScope host"
     else:
         key, source = keys.resolve_key(defaults.api_key_env)
         if key is None and is_local(endpoint.base_url):
-            key = "not-needed"  # vLLM, Ollama, LM Studio ... take any key
+            key = "not-needed"
         if key is None:
             raise QwenUsageError(
                 f"No API key: set the environment variable {defaults.api_key_env} to your Model "

@@ -32,6 +32,7 @@ def test_key_is_asked_with_getpass_and_kept_in_memory(ip, magics, monkeypatch, e
     monkeypatch.delenv("DASHSCOPE_API_KEY")
     magics.use_emulator(None)
     magics.base_url = emulator.compat_base
+    magics.send_key_to_base_url = True  # a local URL gets the key only when asked
     try:
         _, cap = cmd(ip, "key")
         assert "sk-…1234" in cap.stdout and "sk-typed-in-session-1234" not in cap.stdout

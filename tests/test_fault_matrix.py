@@ -101,6 +101,7 @@ def render_table() -> str:
 @pytest.mark.parametrize("fault", FAULTS, ids=[f.name for f in FAULTS])
 def test_fault(ip, magics, emulator, test_key, api: str, fault: Fault) -> None:
     magics.use_emulator(None)  # the real key path: the env key, a plain base URL
+    magics.send_key_to_base_url = True
     magics.base_url = emulator.native_base if api == "dashscope" else emulator.compat_base
     magics.display = "final"
     magics.max_retries = 2

@@ -18,6 +18,7 @@ def test_quickstart_with_a_key_saves_no_trace_of_it(emulator, test_key, tmp_path
     # c.QwenMagics in ipython_config.py works like %config: point the kernel at the emulator.
     (profile / "ipython_config.py").write_text(
         f"c.QwenMagics.base_url = {emulator.compat_base!r}\n"
+        "c.QwenMagics.send_key_to_base_url = True\n"
     )
     monkeypatch.setenv("IPYTHONDIR", str(tmp_path / "ipython"))
     monkeypatch.setenv("DASHSCOPE_API_KEY", test_key)

@@ -15,6 +15,7 @@ def test_the_key_appears_nowhere(ip, magics, emulator, test_key, fault) -> None:
     # A real key from the environment, a real base URL (the emulator's): no emulator shortcut.
     magics.use_emulator(None)
     magics.base_url = emulator.compat_base
+    magics.send_key_to_base_url = True  # a local URL gets the key only when asked
     magics.max_retries = 0
     magics.debug = True
     emulator.queue(Reply(text="some answer words", reasoning="hmm", fault=fault, retry_after="0"))
@@ -30,3 +31,25 @@ def test_the_key_appears_nowhere(ip, magics, emulator, test_key, fault) -> None:
     for text in seen:  # ...and shown nowhere
         assert test_key not in text
         assert test_key[8:] not in text
+
+
+def test_the_key_is_not_sent_to_a_server_named_with_base_url(ip, magics, emulator, test_key):
+    magics.use_emulator(None)
+    magics.base_url = emulator.compat_base  # e.g. a local vLLM: it gets a placeholder
+    with capture_output():
+        ip.run_cell_magic("qwen", "-q", "Hello")
+    assert emulator.last.api_key == "not-needed"
+    table = ip.run_line_magic("qwencmd", "config")
+    assert test_key not in repr(table)
+
+
+def test_an_error_message_that_echoes_the_key_is_scrubbed(test_key) -> None:
+    from qwen_magic.errors import ServiceError
+    from qwen_magic.events import Failed
+    from qwen_magic.runner import Collector
+    from qwen_magic.testing import request_for
+
+    emu = type("E", (), {"compat_base": "http://127.0.0.1:9/v1", "native_base": ""})()
+    collector = Collector(request_for(emu, "chat", api_key=test_key))
+    collector.apply(Failed(ServiceError("http", f"Incorrect API key provided: {test_key}", 401)))
+    assert test_key not in collector.error.message and "sk-…" in collector.error.message
