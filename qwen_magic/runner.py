@@ -14,8 +14,8 @@ import time
 from collections.abc import Callable
 
 from .errors import ServiceError, hint_for
-from .keys import scrub
 from .events import Failed, Finished, ReasoningDelta, Started, TextDelta, Usage
+from .keys import scrub
 from .messages import chat_messages
 from .postprocess import finalize
 from .providers import Provider, make_provider
