@@ -39,6 +39,9 @@ def unload_ipython_extension(ipython: Any) -> None:
             ipython.magics_manager.magics[kind].pop(name, None)
     ipython.magics_manager.registry.pop(type(magics).__name__, None)
     magics.use_emulator(None)
+    from .providers.openai_common import close_clients
+
+    close_clients()  # cached clients hold keys and connections
     ipython.user_ns.pop("_qwen", None)
 
 

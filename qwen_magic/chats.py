@@ -8,7 +8,7 @@ always the one the visible cells show. Without a cell id (terminal, scripts) tur
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +24,7 @@ class Turn:
     answer: str
     reasoning: str = ""
     cell_id: str | None = None
+    execution: str | None = None  # which run of the cell asked it (a cell may ask twice)
     model: str = ""
     usage: dict[str, int | None] = field(default_factory=dict)
 
@@ -42,26 +43,28 @@ class Chat:
     system: str | None = None
     turns: list[Turn] = field(default_factory=list)
 
-    def _index(self, cell_id: str | None) -> int | None:
+    def _rerun_index(self, cell_id: str | None, execution: str | None) -> int | None:
+        """Where an earlier run of this cell began, if this is a re-run of it."""
         if cell_id is None:
             return None
         for i, turn in enumerate(self.turns):
-            if turn.cell_id == cell_id:
+            if turn.cell_id == cell_id and turn.execution != execution:
                 return i
         return None
 
-    def history_for(self, cell_id: str | None) -> list[dict[str, Any]]:
-        """The messages before this cell's turn (all of them for a new cell)."""
-        index = self._index(cell_id)
+    def history_for(self, cell_id: str | None, execution: str | None = None) -> list[Any]:
+        """The messages before this cell's earlier turns (all of them for a new cell, or for a
+        second question asked by the same run of a cell)."""
+        index = self._rerun_index(cell_id, execution)
         turns = self.turns if index is None else self.turns[:index]
         return [m for turn in turns for m in turn.messages()]
 
     def record(self, turn: Turn) -> None:
-        index = self._index(turn.cell_id)
+        index = self._rerun_index(turn.cell_id, turn.execution)
         if index is None:
             self.turns.append(turn)
         else:
-            self.turns[index:] = [turn]
+            self.turns[index:] = [turn]  # re-run: replaces its turn, drops the ones after
 
     @property
     def tokens(self) -> int:
@@ -84,7 +87,14 @@ class Chat:
                 f'That file is not a qwen_magic chat (no "format": "{FORMAT}"): save one '
                 "with `%qwencmd save NAME PATH`."
             )
-        turns = [Turn(**t) for t in data.get("turns", [])]
+        known = {f.name for f in fields(Turn)}
+        try:
+            turns = [Turn(**{k: v for k, v in t.items() if k in known}) for t in data["turns"]]
+        except (KeyError, TypeError, AttributeError) as exc:
+            raise QwenUsageError(
+                f"That chat file is damaged ({type(exc).__name__}: {exc}): save it again with "
+                "`%qwencmd save NAME PATH`."
+            ) from None
         return cls(name=name, system=data.get("system"), turns=turns)
 
     def _repr_markdown_(self) -> str:
@@ -147,7 +157,14 @@ class ChatBook:
 
     def save(self, name: str, path: str) -> Path:
         target = Path(path).expanduser()
-        target.write_text(json.dumps(self.get(name).to_json(), ensure_ascii=False, indent=1))
+        text = json.dumps(self.get(name).to_json(), ensure_ascii=False, indent=1)
+        try:
+            target.write_text(text)
+        except OSError as exc:
+            raise QwenUsageError(
+                f"Could not save the chat to {str(target)!r}: {exc.strerror or exc}. Check the "
+                "folder exists and is writable."
+            ) from None
         return target
 
     def load(self, name: str, path: str) -> Chat:

@@ -21,7 +21,12 @@ COMMANDS = (
 
 
 def run(magics: QwenMagics, line: str) -> Any:
-    words = shlex.split(line)
+    try:
+        words = shlex.split(line)
+    except ValueError as exc:
+        raise QwenUsageError(
+            f"Could not read `%qwencmd {line}`: {exc} (check the quotes)."
+        ) from None
     if not words:
         raise QwenUsageError(f"%qwencmd needs a command: one of {', '.join(COMMANDS)}.")
     name, rest = words[0], words[1:]

@@ -91,3 +91,20 @@ def hint_for(error: ServiceError, *, region: str | None, base_url: str, model: s
     if status == 400:
         return "a parameter was rejected: check the options you passed (see `%qwen?`)."
     return ""
+
+
+# Libraries whose exceptions mean "the service or the network failed", not "our code is wrong".
+_SERVICE_MODULES = {
+    "openai", "dashscope", "httpx", "httpx2", "httpcore", "h11", "requests", "urllib3", "aiohttp",
+}  # fmt: skip
+
+
+def is_service_failure(exc: BaseException) -> bool:
+    """True for SDK, HTTP and network errors (and undecodable bodies); False for our bugs,
+    which must keep their traceback instead of being shown as a service error."""
+    import asyncio
+    import json
+
+    if type(exc).__module__.split(".")[0] in _SERVICE_MODULES:
+        return True
+    return isinstance(exc, (OSError, TimeoutError, asyncio.TimeoutError, json.JSONDecodeError))

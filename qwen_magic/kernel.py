@@ -113,3 +113,18 @@ def current_cell_id(shell: Any) -> str | None:
     info = getattr(getattr(getattr(shell, "displayhook", None), "exec_result", None), "info", None)
     cell_id = getattr(info, "cell_id", None)
     return str(cell_id) if cell_id else None
+
+
+def current_execution(shell: Any) -> str | None:
+    """A token for the cell run in progress: two questions in one run share it, a re-run
+    of the same cell gets a new one."""
+    result = getattr(getattr(shell, "displayhook", None), "exec_result", None)
+    if result is None:
+        return None
+    token = getattr(result, "_qwen_execution", None)
+    if token is None:
+        import uuid
+
+        token = uuid.uuid4().hex
+        result._qwen_execution = token
+    return token

@@ -132,6 +132,7 @@ class Call:
     out: str | None
     chat: Chat | None = None
     cell_id: str | None = None
+    execution: str | None = None
 
 
 @magics_class
@@ -289,11 +290,12 @@ class QwenMagics(Magics):
             from .media import load_media
 
             options["media"] = load_media(args.image or [], args.video or [], inline, namespace)
-        chat, cell_id = None, None
+        chat, cell_id, execution = None, None, None
         if args.chat:
-            from .kernel import current_cell_id
+            from .kernel import current_cell_id, current_execution
 
             chat, cell_id = self.chats.open(args.chat), current_cell_id(self.shell)
+            execution = current_execution(self.shell)
             if args.system is not None:
                 chat.system = args.system
             options["system"] = chat.system
@@ -301,12 +303,12 @@ class QwenMagics(Magics):
         if chat is not None:
             from .media import check_media
 
-            request.history = chat.history_for(cell_id)
+            request.history = chat.history_for(cell_id, execution)
             check_media(
                 request.media, model=request.model, api=request.api, history=request.history
             )
         display = "none" if args.quiet else self.display
-        return Call(request, display, out, chat, cell_id)
+        return Call(request, display, out, chat, cell_id, execution)
 
     def _conclude(self, call: Call, result: Result) -> None:
         """Record the chat turn, put code in the next cell, store the Result."""
@@ -320,6 +322,7 @@ class QwenMagics(Magics):
                     answer=result.text,
                     reasoning=result.reasoning,
                     cell_id=call.cell_id,
+                    execution=call.execution,
                     model=result.model,
                     usage=result.usage.as_dict(),
                 )

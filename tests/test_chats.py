@@ -182,3 +182,24 @@ def test_json_mode_on_each_api(ip, emulator, api: str) -> None:
         assert body["text"]["format"] == {"type": "json_object"}
     else:
         assert body["parameters"]["response_format"] == {"type": "json_object"}
+
+
+def test_two_questions_in_one_cell_both_count_and_a_rerun_replaces_both(ip, magics, emulator):
+    cell = "%qwen -q -c two my name is Ann\n%qwen -q -c two what is my name?\n"
+    with capture_output():
+        ip.run_cell(cell, cell_id="c-two").raise_error()
+    assert user_texts(emulator.last.messages) == ["my name is Ann", "what is my name?"]
+    with capture_output():
+        ip.run_cell(cell, cell_id="c-two").raise_error()  # re-run: the same two turns again
+    assert user_texts(emulator.last.messages) == ["my name is Ann", "what is my name?"]
+    assert len(magics.chats.get("two").turns) == 2
+
+
+def test_damaged_chat_files_and_bad_paths_are_usage_errors(ip, magics, tmp_path) -> None:
+    ask(ip, "-c d", "hi", None)
+    with pytest.raises(UsageError, match="Could not save the chat"):
+        ip.run_line_magic("qwencmd", f"save d {tmp_path}/missing/dir/d.json")
+    bad = tmp_path / "bad.json"
+    bad.write_text('{"format": "qwen_magic.chat", "turns": [{"answer": "no user"}]}')
+    with pytest.raises(UsageError, match="damaged"):
+        ip.run_line_magic("qwencmd", f"load d2 {bad}")

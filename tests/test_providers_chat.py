@@ -128,3 +128,18 @@ def test_one_client_per_endpoint_and_key_is_reused() -> None:
     assert openai_client("http://127.0.0.1:1/v1", "sk-one-1234567", 10.0, 0) is a
     assert openai_client("http://127.0.0.1:1/v1", "sk-two-1234567", 10.0, 0) is not a
     assert openai_client("http://127.0.0.1:2/v1", "sk-one-1234567", 10.0, 0) is not a
+
+
+@pytest.mark.parametrize("api", ["chat", "responses", "dashscope"])
+def test_a_bug_in_a_provider_keeps_its_traceback(emulator, api, monkeypatch) -> None:
+    from qwen_magic.providers import make_provider
+
+    provider = type(make_provider(request_for(emulator, api)))
+
+    def broken(self):
+        raise TypeError("a bug in building the arguments")
+
+    monkeypatch.setattr(provider, "_arguments", broken)
+    result = run_reply(emulator, Reply(text="x"), api)
+    assert result.error.kind == "internal"  # not "the stream broke off, run again"
+    assert "TypeError" in result.error.context["traceback"]

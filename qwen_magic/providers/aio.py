@@ -15,6 +15,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from ..errors import is_service_failure
 from ..events import Event, Failed, Finished, ReasoningDelta, Started
 from .openai_common import from_openai_error
 from .think_tags import ThinkTagSplitter
@@ -141,4 +142,6 @@ async def chat_events(provider: ChatProvider) -> AsyncIterator[Event]:
                 for event in completion_events(completion, raw.headers.get("x-request-id")):
                     yield event
         except Exception as exc:
+            if not is_service_failure(exc):
+                raise  # a bug: the runner shows it with its traceback
             yield Failed(from_openai_error(exc, started=started))

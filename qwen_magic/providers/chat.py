@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
+from ..errors import is_service_failure
 from ..events import Event, Failed, Finished, ReasoningDelta, Started, TextDelta, Usage
 from ..messages import chat_messages, sampling_options, thinking_options
 from ..request import Request
@@ -93,6 +94,8 @@ class ChatProvider:
                 started = started or isinstance(event, ReasoningDelta | TextDelta)
                 yield event
         except Exception as exc:  # every SDK/transport failure ends as one Failed event
+            if not is_service_failure(exc):
+                raise  # a bug: the runner shows it with its traceback
             yield Failed(from_openai_error(exc, started=started))
         finally:
             answer.close()  # closes the HTTP stream if we stopped early

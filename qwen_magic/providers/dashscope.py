@@ -13,6 +13,7 @@ from collections.abc import AsyncIterator, Iterator
 from contextlib import suppress
 from typing import Any
 
+from ..errors import is_service_failure
 from ..events import Event, Failed
 from ..messages import native_messages, sampling_options, thinking_options
 from ..models import needs_multimodal_endpoint
@@ -141,6 +142,8 @@ class DashScopeProvider:
         except Exception as exc:  # transport failures escape the SDK as exceptions
             if self._aborted.is_set():
                 return
+            if not is_service_failure(exc):
+                raise  # a bug: the runner shows it with its traceback
             status = getattr(self._response, "status_code", None)
             yield Failed(from_dashscope_exception(exc, started=stream.started, status=status))
         finally:
@@ -208,6 +211,8 @@ class DashScopeProvider:
             for event in stream.finish():
                 yield event
         except Exception as exc:
+            if not is_service_failure(exc):
+                raise  # a bug: the runner shows it with its traceback
             yield Failed(from_dashscope_exception(exc, started=stream.started))
         finally:
             if self.request.stream and result is not None:

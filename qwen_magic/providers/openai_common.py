@@ -91,8 +91,3 @@ def from_openai_error(exc: Exception, *, started: bool = False) -> ServiceError:
             request_id=getattr(exc, "request_id", None),
         )
     return ServiceError("stream", f"{type(exc).__name__}: {exc}")
-
-
-def is_transport_error(exc: Exception) -> bool:
-    """A broken connection raised by the HTTP library while iterating a stream."""
-    return type(exc).__module__.split(".")[0] in {"httpx", "httpx2", "httpcore", "h11"}

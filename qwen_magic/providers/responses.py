@@ -12,7 +12,7 @@ from collections.abc import AsyncIterator, Iterator
 from contextlib import suppress
 from typing import Any
 
-from ..errors import ServiceError
+from ..errors import ServiceError, is_service_failure
 from ..events import Event, Failed, Finished, ReasoningDelta, Started, Usage
 from ..messages import responses_input, sampling_options, thinking_options
 from ..request import Request
@@ -206,6 +206,8 @@ class ResponsesProvider:
                 state = ResponsesStream(raw.headers.get("x-request-id"))
                 yield from state.whole(raw.parse())
         except Exception as exc:  # every SDK/transport failure ends as one Failed event
+            if not is_service_failure(exc):
+                raise  # a bug: the runner shows it with its traceback
             yield Failed(from_openai_error(exc, started=state is not None and state.started))
 
     def abort(self) -> None:
@@ -240,4 +242,6 @@ class ResponsesProvider:
                     for item in state.whole(raw.parse()):  # parsed synchronously
                         yield item
             except Exception as exc:
+                if not is_service_failure(exc):
+                    raise  # a bug: the runner shows it with its traceback
                 yield Failed(from_openai_error(exc, started=state is not None and state.started))
