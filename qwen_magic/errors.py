@@ -55,24 +55,30 @@ class ServiceError:
         return "\n".join(lines)
 
 
-def hint_for(error: ServiceError, *, region: str | None, base_url: str, model: str) -> str:
-    """The fix to suggest, from the status/code and where the request went."""
+def hint_for(
+    error: ServiceError, *, region: str | None, base_url: str, model: str, key_source: str = ""
+) -> str:
+    """The fix to suggest, from the code/status and where the request went."""
     code = (error.code or "").lower()
     status = error.status
-    where = f"region {region!r}" if region else base_url
+    cloud = region is not None  # a region of the service (or the emulator standing in)
+    where = f"region {region!r}" if cloud else base_url
+    if "data_inspection" in code or "datainspection" in code:
+        return "the content was flagged by the service's inspection: rephrase the prompt."
     if error.kind == "connection":
-        return (
-            f"check your network and the endpoint ({base_url}); "
-            "use --region or --base-url to pick another."
-        )
+        other = "use --region or --base-url to pick another" if cloud else "is the server up?"
+        return f"check your network and the endpoint ({base_url}); {other}."
     if error.kind == "timeout":
         return "the model may be busy: try again, or raise `%config QwenMagics.timeout`."
     if error.kind == "stream":
-        return "the partial answer is kept above; run the cell again to retry."
+        return "run the cell again to retry."
     if status == 401 or "api_key" in code or "apikey" in code:
+        source = f"the key from {key_source}" if key_source else "the key"
+        if not cloud:
+            return f"{base_url} refused {source}: check the key that server expects."
         return (
-            f"keys are per region — this key may belong to another region; you asked for "
-            f"{where}. Set DASHSCOPE_API_KEY to a key of that region (or run `%qwencmd key`), "
+            f"{source} was refused: keys are per region — this key may belong to another "
+            f"region; you asked for {where}. Use a key of that region (or run `%qwencmd key`), "
             "or choose the key's region with --region."
         )
     if status == 403:
@@ -86,8 +92,6 @@ def hint_for(error: ServiceError, *, region: str | None, base_url: str, model: s
         return "you are rate-limited or out of quota: wait a little and run the cell again."
     if status is not None and status >= 500:
         return "the service had a problem: run the cell again in a moment."
-    if "data_inspection" in code or "datainspection" in code:
-        return "the content was flagged by the service's inspection: rephrase the prompt."
     if status == 400:
         return "a parameter was rejected: check the options you passed (see `%qwen?`)."
     return ""

@@ -98,7 +98,12 @@ def _substitute(match: re.Match[str], text: str, namespace: dict[str, Any]) -> A
         tree = ast.parse(source, mode="eval")
     except SyntaxError:
         return _AS_WRITTEN
-    missing = {n for n in _names(tree) if n not in namespace and not hasattr(builtins, n)}
+    # {type}, {input}, {max} in prose are words, not Python's builtins: a bare reference must
+    # name one of the user's variables; builtins count only inside an expression ({len(df)}).
+    reference = _is_reference(tree)
+    missing = {
+        n for n in _names(tree) if n not in namespace and (reference or not hasattr(builtins, n))
+    }
     if missing:
         if _is_reference(tree) and open_fence(text[: match.start()]) is None:
             word = sorted(missing)[0]

@@ -262,6 +262,7 @@ class QwenMagics(Magics):
         call = self._prepare(line, cell)
         result = self._execute(call.request, call.display)
         self._conclude(call, result)
+        self._warn_if_hidden(call, result)
 
     async def qwen_async(self, line: str, cell: str | None) -> None:
         """``%%qwen`` as a coroutine on the kernel's loop (see ``kernel.py``): Stop works."""
@@ -272,6 +273,7 @@ class QwenMagics(Magics):
         result = await execute_async(call.request, renderer, self.update_interval)
         self._after(result)
         self._conclude(call, result)
+        self._warn_if_hidden(call, result)
 
     def _prepare(self, line: str, cell: str | None) -> Call:
         """Parse and validate everything, before any request."""
@@ -309,6 +311,12 @@ class QwenMagics(Magics):
             )
         display = "none" if args.quiet else self.display
         return Call(request, display, out, chat, cell_id, execution)
+
+    def _warn_if_hidden(self, call: Call, result: Result) -> None:
+        """With nothing displayed (-q, display="none") a failure must still be noticed."""
+        if call.display == "none" and result.error is not None:
+            error = result.error
+            print(f"qwen: {error.summary()}. Fix: {error.hint}", file=sys.stderr)
 
     def _conclude(self, call: Call, result: Result) -> None:
         """Record the chat turn, put code in the next cell, store the Result."""

@@ -66,7 +66,11 @@ class Collector:
             req = self.request
             error.message = scrub(error.message, req.api_key)  # a server may echo the key
             error.hint = error.hint or hint_for(
-                error, region=req.region, base_url=req.base_url, model=req.model
+                error,
+                region=req.region,
+                base_url=req.base_url,
+                model=req.model,
+                key_source=req.key_source,
             )
             self.error = error
             self.request_id = self.request_id or error.request_id

@@ -244,3 +244,13 @@ def test_a_worker_that_fails_before_streaming_ends_the_cell(ip, magics, monkeypa
         ip.run_cell_magic("qwen", "-o r", "Hi")
     error = ip.user_ns["r"].error
     assert error.kind == "internal" and "client could not be built" in error.message
+
+
+def test_quiet_still_reports_a_failure_on_stderr(ip, magics, emulator) -> None:
+    magics.max_retries = 0
+    emulator.queue(Reply(fault="http_401"))
+    with capture_output() as cap:
+        ip.run_cell_magic("qwen", "-q", "Hi")
+    assert cap.outputs == [] and cap.stdout == ""
+    assert "qwen: The service answered with an error (HTTP 401)" in cap.stderr
+    assert "keys are per region" in cap.stderr

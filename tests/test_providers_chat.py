@@ -143,3 +143,12 @@ def test_a_bug_in_a_provider_keeps_its_traceback(emulator, api, monkeypatch) -> 
     result = run_reply(emulator, Reply(text="x"), api)
     assert result.error.kind == "internal"  # not "the stream broke off, run again"
     assert "TypeError" in result.error.context["traceback"]
+
+
+def test_hints_name_the_key_source_and_put_the_error_code_first(emulator) -> None:
+    result = run_reply(emulator, Reply(fault="http_401"), key_source="$MY_QWEN_KEY")
+    assert "the key from $MY_QWEN_KEY was refused" in result.error.hint
+    flagged = run_reply(emulator, Reply(text="a b c d", reasoning="", fault="error_frame"))
+    assert flagged.error.kind == "stream" and "rephrase" in flagged.error.hint
+    local = run_reply(emulator, Reply(fault="http_401"), region=None)
+    assert "region" not in local.error.hint and emulator.compat_base in local.error.hint

@@ -7,7 +7,7 @@ from collections.abc import Callable
 from typing import TextIO
 
 from ..request import Request, Result
-from .static import error_markdown, thinking_summary, usage_line
+from .static import thinking_summary, usage_line
 
 
 class TerminalRenderer:
@@ -47,6 +47,6 @@ class TerminalRenderer:
         if result.interrupted:
             tail.append("[stopped: the answer above is partial]")
         if result.error:
-            tail.append(error_markdown(result).replace("> ", "").replace("**", ""))
+            tail.append(f"[error] {result.error}")
         tail.append(f"[{usage_line(result)}]")
         self._write("\n" + "\n".join(tail) + "\n")
