@@ -47,3 +47,10 @@ def test_an_expression_that_fails_is_a_usage_error() -> None:
 
 def test_interpolation_happens_once() -> None:
     assert interpolate("{v}", {"v": "{x}", "x": 1}) == "{x}"
+
+
+def test_builtin_names_in_prose_are_not_filled_but_builtins_in_expressions_are() -> None:
+    with pytest.raises(UsageError, match="'type'"):
+        interpolate("Group rows by {type}.", dict(NS))
+    assert interpolate("{len(seq)} items, max {max(seq)}", dict(NS)) == "2 items, max 20"
+    assert interpolate("```sql\nSELECT {max} FROM t\n```", dict(NS)).endswith("{max} FROM t\n```")
