@@ -153,7 +153,9 @@ def test_ui_updates_for_a_2000_chunk_stream_are_bounded(ip, magics, emulator, co
 
 
 def test_live_view_collapses_thinking_when_the_answer_starts(ip, magics, emulator, comms):
-    emulator.queue(Reply(text="The answer.", reasoning="Let me think " * 20, delay=0.01))
+    emulator.queue(
+        Reply(text="The answer goes on. " * 20, reasoning="Let me think " * 20, delay=0.01)
+    )
     run_cell(ip, "--think", "Hi")
     titles = [d["state"]["titles"] for d in comms.updates if "titles" in d.get("state", {})]
     indexes = [

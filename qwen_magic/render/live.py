@@ -13,7 +13,7 @@ from collections.abc import Callable
 from typing import Any
 
 from ..request import Request, Result
-from .markdown import close_open_fence, split_stable
+from .markdown import close_open_fence, split_in_code, split_stable
 from .static import thinking_summary, to_bundle, usage_line
 
 
@@ -41,6 +41,7 @@ class MarkdownStream:
         self.tail = w.Output()
         self.box = w.VBox([self.tail])
         self._frozen_len = 0
+        self._carry = ""  # reopens a code block that a freeze closed
         self._shown = ""
 
     def show(self, text: str) -> None:
@@ -50,16 +51,28 @@ class MarkdownStream:
         if self.mime != "text/markdown":  # HTML can't be cut into blocks safely
             self.tail.outputs = (_markdown_output(text, self.mime),)
             return
-        stable, tail = "", text[self._frozen_len :]
+        tail = self._carry + text[self._frozen_len :]
         now = time.monotonic()
         if now - self._last_freeze >= self.freeze_every:
-            stable, tail = split_stable(tail, self.min_tail)
-        if stable:
-            self._last_freeze = now
-            frozen = self._w.Output(outputs=(_markdown_output(stable),))  # one message, not two
-            self.box.children = (*self.box.children[:-1], frozen, self.tail)
-            self._frozen_len += len(stable)
+            self._freeze(tail, now)
+            tail = self._carry + text[self._frozen_len :]
         self.tail.outputs = (_markdown_output(close_open_fence(tail)),) if tail else ()
+
+    def _freeze(self, tail: str, now: float) -> None:
+        """Render the finished part of ``tail`` once, in its own widget."""
+        stable, used, carry = *split_stable(tail, self.min_tail), ""
+        if stable:
+            used = len(stable)
+        else:
+            split = split_in_code(tail, self.min_tail)
+            if split is None:
+                return
+            stable, used, carry = split
+        self._last_freeze = now
+        frozen = self._w.Output(outputs=(_markdown_output(stable),))  # one message, not two
+        self.box.children = (*self.box.children[:-1], frozen, self.tail)
+        self._frozen_len += used - len(self._carry)
+        self._carry = carry
 
 
 class LiveRenderer:
