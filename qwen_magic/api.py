@@ -10,7 +10,7 @@ from .request import Result
 OPTIONS = {
     "model", "api", "region", "base_url", "system", "thinking", "thinking_budget",
     "temperature", "top_p", "max_tokens", "seed", "stop", "preset", "stream", "format",
-    "display", "quiet", "image", "video",
+    "display", "quiet", "image", "video", "json", "prefix",
 }  # fmt: skip
 
 

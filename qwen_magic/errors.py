@@ -6,6 +6,7 @@ This module is the one place that turns what went wrong into words and a fix.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 from IPython.core.error import UsageError
 
@@ -95,6 +96,31 @@ def hint_for(
     if status == 400:
         return "a parameter was rejected: check the options you passed (see `%qwen?`)."
     return ""
+
+
+def error_body_fields(body: Any) -> dict[str, Any]:
+    """The service's ``{"code", "message", "request_id"}`` from an error body, whatever form
+    the SDK kept it in: a dict, JSON text, or SSE-framed text (``data:`` lines, as a rejected
+    stream request answers)."""
+    import json
+
+    if isinstance(body, str):
+        text = body
+        candidates = [line[5:] for line in text.splitlines() if line.startswith("data:")]
+        for candidate in [*candidates, text]:
+            try:
+                value = json.loads(candidate)
+            except ValueError:
+                continue
+            if isinstance(value, dict):
+                body = value
+                break
+        else:
+            return {"message": text.strip()[:300]} if text.strip() else {}
+    if isinstance(body, dict):
+        inner = body.get("error")
+        return inner if isinstance(inner, dict) else body
+    return {}
 
 
 # Libraries whose exceptions mean "the service or the network failed", not "our code is wrong".

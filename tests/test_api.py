@@ -66,3 +66,10 @@ def test_ask_takes_images_as_paths_or_objects(ip, emulator, tmp_path) -> None:
     assert all(p["image_url"]["url"].startswith("data:image/") for p in parts[:2])
     payload = parts[0]["image_url"]["url"].split(",", 1)[1]
     assert r.error is None and payload[:40] not in repr(r)  # elided in the Result
+
+
+def test_ask_json_and_prefix(ip, emulator) -> None:
+    emulator.queue(Reply(text='{"n": 3}', reasoning=""))
+    assert qwen_magic.ask("Count as JSON.", json=True, display="none").data == {"n": 3}
+    r = qwen_magic.ask("Go on.", prefix="Once", display="none")
+    assert r.text == "Once (continued)"

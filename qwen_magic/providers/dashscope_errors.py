@@ -11,7 +11,7 @@ import asyncio
 import json
 from typing import Any
 
-from ..errors import ServiceError
+from ..errors import ServiceError, error_body_fields
 
 
 def from_dashscope_response(response: Any, *, started: bool) -> ServiceError:
@@ -52,7 +52,7 @@ def from_dashscope_exception(
 
 def _framed_error(body: str, status: int | None) -> ServiceError | None:
     lines = body.splitlines()
-    fields = error_fields(body) if any(line.startswith("data:") for line in lines) else {}
+    fields = error_body_fields(body) if any(line.startswith("data:") for line in lines) else {}
     if not fields.get("code") and not fields.get("message"):
         return None
     for line in lines:
@@ -86,22 +86,6 @@ def _transport_error(exc: BaseException, started: bool) -> ServiceError:
     if isinstance(exc, aiohttp.ClientError):
         return ServiceError("stream" if started else "connection", text)
     return ServiceError("stream", text)
-
-
-def error_fields(text: str | None) -> dict[str, Any]:
-    """``{"code", "message", "request_id"}`` from an error body: JSON, or SSE-framed."""
-    if not text:
-        return {}
-    candidates = [line[5:] for line in text.splitlines() if line.startswith("data:")]
-    for candidate in [*candidates, text]:
-        try:
-            value = json.loads(candidate)
-        except ValueError:
-            continue
-        if isinstance(value, dict):
-            inner = value.get("error")
-            return inner if isinstance(inner, dict) else value
-    return {"message": text.strip()[:300]}
 
 
 def retry_delay(error: ServiceError, attempt: int) -> float | None:

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import json
 import threading
 from typing import Any
 
-from ..errors import ServiceError
+from ..errors import ServiceError, error_body_fields
 
 _clients: dict[tuple[Any, ...], Any] = {}
 _lock = threading.Lock()
@@ -37,25 +36,6 @@ def close_clients() -> None:
         _clients.clear()
 
 
-def _error_fields(body: Any) -> dict[str, Any]:
-    """The service's ``{"code", "message", ...}`` from whatever the SDK kept as the body."""
-    if isinstance(body, str):
-        # A rejected stream request answers HTTP 400 with an SSE-framed body: one `data:` line
-        # (chat), or `id:`/`event:`/`:HTTP_STATUS/400`/`data:` lines (responses).
-        text = body.strip()
-        data = [line[5:].strip() for line in text.splitlines() if line.startswith("data:")]
-        if data:
-            text = data[0]
-        try:
-            body = json.loads(text)
-        except ValueError:
-            return {"message": body.strip()[:300]}
-    if isinstance(body, dict):
-        inner = body.get("error")
-        return inner if isinstance(inner, dict) else body
-    return {}
-
-
 def from_openai_error(exc: Exception, *, started: bool = False) -> ServiceError:
     """Map an ``openai`` exception to what the user is shown (reference §5.3).
 
@@ -71,7 +51,7 @@ def from_openai_error(exc: Exception, *, started: bool = False) -> ServiceError:
         text = f"{type(cause).__name__}: {cause}".strip()
         return ServiceError("stream" if started else "connection", text)
     if isinstance(exc, openai.APIStatusError):
-        fields = _error_fields(exc.body)
+        fields = error_body_fields(exc.body)
         request_id = None
         with contextlib.suppress(Exception):  # not JSON (an SSE-framed body): use the header
             request_id = exc.response.json().get("request_id")
@@ -83,7 +63,7 @@ def from_openai_error(exc: Exception, *, started: bool = False) -> ServiceError:
             request_id=request_id or exc.request_id,
         )
     if isinstance(exc, openai.APIError):  # an {"error": ...} frame inside the stream
-        fields = _error_fields(exc.body)
+        fields = error_body_fields(exc.body)
         return ServiceError(
             "stream",
             str(fields.get("message") or exc.message),
