@@ -50,8 +50,9 @@ def ask(prompt: str, **options: Any) -> Result:
 
     Options are the magic's long names (model, api, region, base_url, system, thinking,
     thinking_budget, temperature, top_p, max_tokens, seed, stop, preset, stream, format,
-    display, quiet, json, prefix); ``image=`` / ``video=`` take what ``-i`` / ``--video`` take: a path, a
-    glob, a URL, or the object itself (a PIL image, an array, bytes, or a list of them).
+    display, quiet, json, prefix); ``image=`` / ``video=`` take what ``-i`` / ``--video``
+    take: a path, a glob, a URL, or the object itself (a PIL image, an array, bytes, or a
+    list of them).
     Inside IPython the loaded extension's configuration is the default.
     """
     from .api import ask as _ask
