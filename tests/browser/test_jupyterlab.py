@@ -505,6 +505,17 @@ JS_IMAGES = """
           h: img.naturalHeight, rgb: rgb, top: box.top, bottom: box.bottom};
 })
 """
+JS_LAYOUT = """
+([root, text]) => {
+  const found = [...root.querySelectorAll('.jp-RenderedMarkdown')]
+    .filter((e) => e.textContent.includes(text))
+    .map((e) => e.getBoundingClientRect())
+    .filter((box) => box.height > 0);
+  if (!found.length) return null;
+  const thumbs = [...root.querySelectorAll('img')].map((i) => i.getBoundingClientRect().bottom);
+  return {answerTop: found[found.length - 1].top, thumbBottoms: thumbs};
+}
+"""
 LOADED = "(imgs) => imgs.length > 0 && imgs.every((i) => i.complete && i.naturalWidth > 0)"
 
 
@@ -551,10 +562,14 @@ def test_image_thumbnails_live_and_static(lab: Lab, page: Any) -> None:
     expect(answer).to_contain_text("The first")
     expect(cell.locator("button.jupyter-button", has_text="Stop")).to_be_visible()
     live = thumbs.evaluate_all(JS_IMAGES)
-    answer_top = answer.bounding_box()["y"]
+    # The answer's node is replaced at each refresh: measure when one is laid out.
+    layout = page.wait_for_function(
+        JS_LAYOUT, arg=[widgets.first.element_handle(), "The first"], timeout=10_000
+    ).json_value()
     shot(lab, page, "08-images-live", cell)
-    assert len(live) == 2, live
-    assert all(i["w"] > 0 and i["bottom"] <= answer_top for i in live), (live, answer_top)
+    assert len(live) == 2 and all(i["w"] > 0 for i in live), live
+    assert len(layout["thumbBottoms"]) == 2, layout
+    assert all(bottom <= layout["answerTop"] for bottom in layout["thumbBottoms"]), layout
     assert _is_red(live[0]["rgb"]) and _is_blue(live[1]["rgb"]), live
 
     # Done: one static Markdown output, thumbnails first, then the answer and the usage line.
@@ -566,14 +581,14 @@ def test_image_thumbnails_live_and_static(lab: Lab, page: Any) -> None:
     images = markdown.locator("img")
     expect(images).to_have_count(2)
     page.wait_for_function(LOADED, arg=images.element_handles())
-    static = images.evaluate_all(JS_IMAGES)
     strong = markdown.locator("strong", has_text="first")
     expect(markdown.locator("sub").first).to_have_text("1: red.png · 2: {blue}")
     usage = markdown.locator("sub").last
     expect(strong).to_be_visible()
     expect(markdown).to_contain_text("Both are plain squares.")
     expect(usage).to_have_text(re.compile(r"qwen3\.5-plus · chat · .* · \d+ in · \d+ out · .*"))
-    shot(lab, page, "09-images-static", cell)
+    shot(lab, page, "09-images-static", cell)  # (scrolls: measure after it)
+    static = images.evaluate_all(JS_IMAGES)
     for image in static:
         assert image["src"].startswith("data:image/jpeg;base64,"), image["src"][:60]
         assert image["complete"] and 0 < image["w"] <= 128 and 0 < image["h"] <= 128, image
