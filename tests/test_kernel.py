@@ -106,6 +106,17 @@ def _stop_button_comm(kernel: Kernel, msg_id: str) -> str:
     return msg["content"]["comm_id"]
 
 
+def _click_stop_mid_answer(kernel: Kernel, msg_id: str) -> None:
+    """Once the answer is streaming, send the comm message a browser sends for a click."""
+    comm_id = _stop_button_comm(kernel, msg_id)
+    _wait_for_answer_text(kernel, msg_id)
+    click = kernel.kc.session.msg(
+        "comm_msg",
+        {"comm_id": comm_id, "data": {"method": "custom", "content": {"event": "click"}}},
+    )
+    kernel.kc.shell_channel.send(click)
+
+
 def _wait_for_answer_text(kernel: Kernel, msg_id: str) -> None:
     kernel.wait_for(
         msg_id,
@@ -130,13 +141,7 @@ def test_a_cell_streams_and_ends_with_the_static_output(kernel: Kernel) -> None:
 def test_stop_button_ends_the_stream_mid_answer(kernel: Kernel) -> None:
     kernel.run(SLOW_REPLY)
     msg_id = kernel.send("%%qwen\nWrite a lot.")
-    comm_id = _stop_button_comm(kernel, msg_id)
-    _wait_for_answer_text(kernel, msg_id)
-    click = kernel.kc.session.msg(
-        "comm_msg",
-        {"comm_id": comm_id, "data": {"method": "custom", "content": {"event": "click"}}},
-    )
-    kernel.kc.shell_channel.send(click)
+    _click_stop_mid_answer(kernel, msg_id)
     assert kernel.reply(msg_id)["content"]["status"] == "ok"  # no traceback
     _, report = kernel.run(REPORT)
     interrupted, error, words, disconnected, frames = report.split()
@@ -194,13 +199,7 @@ def test_an_interrupted_chat_turn_is_not_recorded(kernel: Kernel) -> None:
 def test_a_one_line_question_runs_as_a_coroutine_with_stop(kernel: Kernel) -> None:
     kernel.run(SLOW_REPLY)
     msg_id = kernel.send("%qwen Is this a question?")
-    comm_id = _stop_button_comm(kernel, msg_id)
-    _wait_for_answer_text(kernel, msg_id)
-    click = kernel.kc.session.msg(
-        "comm_msg",
-        {"comm_id": comm_id, "data": {"method": "custom", "content": {"event": "click"}}},
-    )
-    kernel.kc.shell_channel.send(click)
+    _click_stop_mid_answer(kernel, msg_id)
     assert kernel.reply(msg_id)["content"]["status"] == "ok"
     _, out = kernel.run("print(_qwen.interrupted, _m.emulator.last.messages[-1]['content'])")
     assert out.strip() == "True Is this a question?"
