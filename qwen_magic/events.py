@@ -6,7 +6,8 @@ A provider turns one SDK stream into a sequence of these events; the runner fold
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 from .errors import ServiceError
 
@@ -65,6 +66,7 @@ class Finished:
     finish_reason: str | None = None
     request_id: str | None = None
     response_id: str | None = None
+    raw: Any = field(default=None, repr=False, compare=False)  # the SDK's last object
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,6 +12,7 @@ import contextlib
 import threading
 import time
 from collections.abc import Callable
+from typing import Any
 
 from .errors import ServiceError, hint_for
 from .events import Failed, Finished, ReasoningDelta, Started, TextDelta, Usage
@@ -36,6 +37,7 @@ class Collector:
         self.finish_reason: str | None = None
         self.request_id: str | None = None
         self.error: ServiceError | None = None
+        self.raw: Any = None
         self.interrupted = False
         self.first_token_at: float | None = None
         self.answer_at: float | None = None
@@ -60,6 +62,7 @@ class Collector:
             self.request_id = self.request_id or event.request_id  # type: ignore[attr-defined]
         elif kind is Finished:
             self.finish_reason = event.finish_reason  # type: ignore[attr-defined]
+            self.raw = event.raw  # type: ignore[attr-defined]
             self.request_id = event.request_id or self.request_id  # type: ignore[attr-defined]
         elif kind is Failed:
             error: ServiceError = event.error  # type: ignore[attr-defined]
@@ -103,6 +106,7 @@ class Collector:
             ),
             interrupted=self.interrupted,
             error=self.error,
+            raw=self.raw,
             messages=chat_messages(req),
             format=req.format,
             media=req.media,

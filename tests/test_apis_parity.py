@@ -232,3 +232,18 @@ def test_retries_before_the_first_token(ask, magics, emulator) -> None:
     assert_same(answers)
     assert answers["chat"].result.text == "fine"
     assert len(emulator.requests) == 2 * len(APIS)
+
+
+@pytest.mark.parametrize("api", APIS)
+def test_result_raw_is_the_sdk_object(ip, magics, emulator, api: str) -> None:
+    magics.display = "none"
+    with capture_output():
+        ip.run_cell_magic("qwen", f"--api {api} --no-think -o r", "Hi")
+    raw = ip.user_ns["r"].raw
+    assert raw is not None and "sk-" not in repr(ip.user_ns["r"])
+    if api == "dashscope":
+        assert raw.status_code == 200 and raw.output is not None
+    elif api == "responses":
+        assert raw.status == "completed" and raw.output_text == "Echo: Hi"
+    else:
+        assert raw.usage is not None  # the last chunk carries the usage

@@ -52,7 +52,7 @@ def completion_events(completion: Any, request_id: str | None) -> Iterator[Event
         finish_reason = completion.choices[0].finish_reason
     if completion.usage is not None:
         yield usage_from_chat(completion.usage)
-    yield Finished(finish_reason, request_id=request_id, response_id=completion.id)
+    yield Finished(finish_reason, request_id=request_id, response_id=completion.id, raw=completion)
 
 
 class ChatProvider:
@@ -127,7 +127,12 @@ class ChatProvider:
                 if chunk.usage is not None:
                     yield usage_from_chat(chunk.usage)
         yield from splitter.flush()
-        yield Finished(finish_reason, request_id=request_id or response_id, response_id=response_id)
+        yield Finished(
+            finish_reason,
+            request_id=request_id or response_id,
+            response_id=response_id,
+            raw=chunk if response_id is not None else None,  # the last chunk (usage, ids)
+        )
 
     def _whole(self, client: Any) -> Iterator[Event]:
         raw = client.chat.completions.with_raw_response.create(**self._arguments())

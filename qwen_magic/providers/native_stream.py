@@ -83,8 +83,10 @@ class NativeStream:
         self.request_id: str | None = None
         self.finish_reason: str | None = None
         self.usage: Usage | None = None
+        self.last: Any = None  # the SDK's last response object
 
     def feed(self, response: Any) -> Iterator[Event]:
+        self.last = response
         if response.get("status_code") != 200:
             self.failed = True
             yield Failed(from_dashscope_response(response, started=self.started))
@@ -118,4 +120,4 @@ class NativeStream:
             yield usage
 
     def finish(self) -> Iterator[Event]:
-        yield Finished(self.finish_reason, request_id=self.request_id)
+        yield Finished(self.finish_reason, request_id=self.request_id, raw=self.last)

@@ -68,6 +68,7 @@ class ResponsesStream:
         self.started = False  # some reasoning or answer arrived
         self.failed = False
         self.splitter = ThinkTagSplitter()
+        self.response: Any = None  # the final response object (Result.raw)
 
     def _announce(self, response: Any) -> Iterator[Event]:
         if response is not None and self.response_id is None:
@@ -98,6 +99,7 @@ class ResponsesStream:
             yield Failed(failure_of(getattr(event.response, "error", None)))
 
     def _final(self, response: Any) -> Iterator[Event]:
+        self.response = response
         self.response_id = getattr(response, "id", None) or self.response_id
         self.finish_reason = finish_reason_of(response)
         if getattr(response, "usage", None) is not None:
@@ -132,6 +134,7 @@ class ResponsesStream:
             self.finish_reason,
             request_id=self.request_id or self.response_id,
             response_id=self.response_id,
+            raw=self.response,
         )
 
 
