@@ -127,7 +127,8 @@ class LiveRenderer:
         elapsed = int(result.elapsed or 0)
         if (elapsed, result.usage) != self._footer_state:
             self._footer_state = (elapsed, result.usage)
-            self.footer.value = f"<small>{html.escape(usage_line(result))}</small>"
+            line = usage_line(result, name_model=False)  # the header names the model
+            self.footer.value = f"<small>{html.escape(line)}</small>"
 
     def finish(self, result: Result) -> None:
         self.handle.update(to_bundle(result), raw=True)

@@ -21,9 +21,10 @@ def thinking_summary(result: Result, *, done: bool = True) -> str:
     return "Thought" + (" for " + " · ".join(parts) if parts else "")
 
 
-def usage_line(result: Result) -> str:
-    """Model, where, tokens and timings on one line."""
-    where = " · ".join(x for x in (result.model, result.api, result.region) if x)
+def usage_line(result: Result, *, name_model: bool = True) -> str:
+    """Model and where (unless the header already says), tokens and timings, on one line."""
+    parts = (result.model, result.api, result.region) if name_model else ()
+    where = " · ".join(x for x in parts if x)
     u = result.usage
     bits = [where] if where else []
     if u.input_tokens is not None:
