@@ -78,6 +78,11 @@ def build_request(prompt: str, options: dict[str, Any], defaults: Any) -> Reques
         return getattr(defaults, default_name or name) if value is None else value
 
     api = pick("api")
+    if "," in str(pick("model")):
+        raise QwenUsageError(
+            f"-m {pick('model')!r} names several models; comparing models side by side is not "
+            "available yet: ask each model in its own cell (e.g. `%qwen -m qwen-plus ...`)."
+        )
     endpoint = resolve_endpoint(
         api,
         pick("region"),

@@ -182,6 +182,7 @@ def test_widgets_are_closed_after_the_answer(ip, emulator) -> None:
         ("--region mars", "Unknown region 'mars'"),
         ("--bogus", "unrecognized arguments: --bogus"),
         ("--api soap", "invalid choice: 'soap'"),
+        ("-m qwen-plus,qwen-max", "in its own cell"),
         ("-o 1x", "-o/--out needs a Python variable name"),
         ("-m qwq-plus --no-think", "always thinks"),
         ("-m qwen3-32b --think --no-stream", "can only think while streaming"),
