@@ -106,16 +106,7 @@ def _image_of_object(value: Any, label: str, where: str) -> Media:
 
     if isinstance(value, (bytes, bytearray, memoryview)):
         return _image_of_bytes(bytes(value), label, where)
-    try:
-        if is_pil(value):
-            image = value
-        elif is_array(value):
-            image = imaging.from_array(value)
-        else:
-            raise usage_error(where, f"is a {type(value).__name__}", f"an image is {IMAGE_KINDS}.")
-        return _encoded(image, None, label)
-    except imaging.ImageProblem as problem:
-        raise usage_error(where, str(problem), "") from None
+    return _encoded_picture(value, label, where, "an image")
 
 
 def _image_of_path(path: Path, label: str, where: str) -> Media:
@@ -272,14 +263,21 @@ def _frames(items: list[Any], label: str, where: str) -> Media:
 
 def _frame_of_object(value: Any, label: str, where: str) -> Media:
 
+    return _encoded_picture(value, label, where, "a frame", max_side=FRAME_SIDE)
+
+
+def _encoded_picture(
+    value: Any, label: str, where: str, what: str, max_side: int | None = None
+) -> Media:
+    """A PIL image or an array, encoded; or a UsageError naming ``where``."""
     try:
         if is_pil(value):
             image = value
         elif is_array(value):
             image = imaging.from_array(value)
         else:
-            raise usage_error(where, f"is a {type(value).__name__}", f"a frame is {IMAGE_KINDS}.")
-        return _encoded(image, None, label, max_side=FRAME_SIDE)
+            raise usage_error(where, f"is a {type(value).__name__}", f"{what} is {IMAGE_KINDS}.")
+        return _encoded(image, None, label, max_side=max_side)
     except imaging.ImageProblem as problem:
         raise usage_error(where, str(problem), "") from None
 

@@ -6,7 +6,6 @@ The suite writes what it saw to docs/reliability.md (the figures table the READM
 
 from __future__ import annotations
 
-import socket
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -14,7 +13,7 @@ from typing import Any
 import pytest
 from IPython.utils.capture import capture_output
 
-from qwen_magic.testing import Reply
+from qwen_magic.testing import Reply, free_port
 
 APIS = ("chat", "responses", "dashscope")
 LEAD_FRAMES = {"chat": 1, "responses": 4, "dashscope": 0}  # frames before the first answer delta
@@ -52,12 +51,6 @@ FAULTS = [
 ]
 
 OUTCOMES: dict[tuple[str, str], dict[str, Any]] = {}
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -113,7 +106,7 @@ def test_fault(ip, magics, emulator, test_key, api: str, fault: Fault) -> None:
             text=TEXT, reasoning="", fault=fault.name, retry_after="0", fault_after=lead + 2
         )
     elif fault.name == "refused":
-        magics.base_url = f"http://127.0.0.1:{_free_port()}/v1"
+        magics.base_url = f"http://127.0.0.1:{free_port()}/v1"
         reply = Reply()
     elif fault.name == "stall":
         reply = Reply(text=TEXT, reasoning="", fault="stall", delay=3.0)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import socket
 import threading
 
 import pytest
@@ -12,7 +11,7 @@ from qwen_magic.providers.chat import ChatProvider
 from qwen_magic.render import NullRenderer
 from qwen_magic.request import Request
 from qwen_magic.runner import execute
-from qwen_magic.testing import Reply, request_for, run_reply
+from qwen_magic.testing import Reply, free_port, request_for, run_reply
 
 
 def make_request(emulator, **overrides) -> Request:
@@ -94,9 +93,7 @@ def test_no_first_byte_within_the_timeout(emulator) -> None:
 
 
 def test_connection_refused(emulator) -> None:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    port = free_port()
     result = run(emulator, Reply(), base_url=f"http://127.0.0.1:{port}/v1")
     assert result.error.kind == "connection" and f"127.0.0.1:{port}" in result.error.hint
 

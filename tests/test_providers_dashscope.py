@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import socket
 import threading
 import time
 
@@ -14,7 +13,7 @@ from qwen_magic.providers.dashscope import DashScopeProvider, uses_multimodal_en
 from qwen_magic.providers.native_stream import CumulativeText
 from qwen_magic.render import NullRenderer
 from qwen_magic.request import Request
-from qwen_magic.testing import Reply, request_for, run_reply
+from qwen_magic.testing import Reply, free_port, request_for, run_reply
 
 TEXT_PATH = "/api/v1/services/aigc/text-generation/generation"
 MULTIMODAL_PATH = "/api/v1/services/aigc/multimodal-generation/generation"
@@ -255,9 +254,7 @@ def test_no_first_byte_within_the_timeout(emulator) -> None:
 
 
 def test_connection_refused(emulator) -> None:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    port = free_port()
     result = run(emulator, Reply(), base_url=f"http://127.0.0.1:{port}/api/v1")
     assert result.error.kind == "connection" and f"127.0.0.1:{port}" in result.error.hint
 

@@ -17,7 +17,7 @@ Stdlib only; importing it never imports openai or dashscope.
 
 from __future__ import annotations
 
-from .calls import request_for, run_reply
+from .calls import free_port, request_for, run_reply
 from .catalog import MODELS, ModelInfo
 from .emulator import Emulator, RecordedRequest
 from .replies import FAULTS, Reply
@@ -29,6 +29,7 @@ __all__ = [
     "ModelInfo",
     "RecordedRequest",
     "Reply",
+    "free_port",
     "request_for",
     "run_reply",
 ]

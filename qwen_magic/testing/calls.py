@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 from typing import Any
 
 from .emulator import Emulator
@@ -33,3 +34,10 @@ def run_reply(emulator: Emulator, reply: Reply, api: str = "chat", **overrides: 
 
     emulator.queue(reply)
     return execute(request_for(emulator, api, **overrides), NullRenderer(), interval=0.02)
+
+
+def free_port() -> int:
+    """A local port nothing listens on (for "connection refused")."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
