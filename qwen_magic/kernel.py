@@ -16,6 +16,7 @@ from typing import Any
 _CELL = re.compile(r"%%qwen(?![\w?])[ \t]*(.*)")
 _LINE = re.compile(r"([ \t]*)%qwen[ \t]+(.*?)\s*")
 _CALL = "await __import__('qwen_magic.kernel', fromlist=['_']).run_cell({line!r}, {body!r});\n"
+_LINE_AWAIT = "await __import__('qwen_magic.kernel', fromlist=['_']).run_cell({line!r}, None);\n"
 _LINE_CALL = "{indent}get_ipython().run_line_magic('qwen', {rest!r})\n"
 
 
@@ -64,7 +65,7 @@ def _line_magics(lines: list[str]) -> list[str]:
     code = [line for line in lines if line.strip()]
     if len(code) == 1 and not code[0][0].isspace() and _can_await():
         rest = _LINE.fullmatch(code[0].rstrip("\r\n")).group(2)  # type: ignore[union-attr]
-        return [_CALL.format(line=rest, body=None).replace("run_cell(", "run_line(")]
+        return [_LINE_AWAIT.format(line=rest)]
     return [
         _LINE_CALL.format(indent=m.group(1), rest=m.group(2))
         if m and m.group(2) not in ("?", "??")
@@ -84,10 +85,6 @@ async def run_cell(line: str, body: str | None) -> None:
 
     shell = get_ipython()
     await _loaded[id(shell)].qwen_async(line, body)
-
-
-async def run_line(line: str, body: None = None) -> None:
-    await run_cell(line, None)
 
 
 def install(shell: Any) -> None:

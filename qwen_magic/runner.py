@@ -17,6 +17,7 @@ from typing import Any
 from .errors import ServiceError, hint_for
 from .events import Failed, Finished, ReasoningDelta, Started, TextDelta, Usage
 from .keys import scrub
+from .media import elide
 from .messages import chat_messages
 from .postprocess import finalize
 from .providers import Provider, make_provider
@@ -43,6 +44,7 @@ class Collector:
         self.answer_at: float | None = None
         self.ended_at: float | None = None
         self.done = threading.Event()
+        self.messages = elide(chat_messages(request))  # what was sent: built once, not per refresh
 
     def apply(self, event: object) -> None:
         kind = type(event)
@@ -107,7 +109,7 @@ class Collector:
             interrupted=self.interrupted,
             error=self.error,
             raw=self.raw,
-            messages=chat_messages(req),
+            messages=self.messages,
             format=req.format,
             media=req.media,
         )

@@ -8,11 +8,12 @@ import json
 from ..request import Result
 from .markdown import close_open_fence, fenced
 
+STOPPED = "■ Stopped — the answer above is partial."
+STOPPED_PLAIN = "[stopped: the answer above is partial]"
 
-def thinking_summary(result: Result, *, done: bool = True) -> str:
-    """``Thought for 3.2 s · 120 tokens`` (or ``Thinking…`` while it still thinks)."""
-    if not done:
-        return "Thinking…"
+
+def thinking_summary(result: Result) -> str:
+    """``Thought for 3.2 s · 120 tokens``."""
     parts = []
     if result.reasoning_time is not None:
         parts.append(f"{result.reasoning_time:.1f} s")
@@ -134,7 +135,7 @@ def to_markdown(result: Result) -> str:
     if note:
         blocks.append(f"*{note}*")
     if result.interrupted:
-        blocks.append("*■ Stopped — the answer above is partial.*")
+        blocks.append(f"*{STOPPED}*")
     if result.error:
         blocks.append(error_markdown(result))
     blocks.append(f"<sub>{html.escape(usage_line(result))}</sub>")
@@ -152,7 +153,7 @@ def to_plain(result: Result) -> str:
     if finish_note(result):
         blocks.append(f"[{finish_note(result)}]")
     if result.interrupted:
-        blocks.append("[stopped: the answer above is partial]")
+        blocks.append(STOPPED_PLAIN)
     if result.error:
         blocks.append(f"[error] {result.error}")
     blocks.append(f"[{usage_line(result)}]")
@@ -171,7 +172,7 @@ def to_html(result: Result) -> str:
         )
     parts.append(result.text)
     if result.interrupted:
-        parts.append("<p><em>■ Stopped — the answer above is partial.</em></p>")
+        parts.append(f"<p><em>{STOPPED}</em></p>")
     if result.error:
         parts.append(f"<pre>{html.escape(str(result.error))}</pre>")
     parts.append(f"<sub>{html.escape(usage_line(result))}</sub>")

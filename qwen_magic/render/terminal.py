@@ -7,7 +7,7 @@ from collections.abc import Callable
 from typing import TextIO
 
 from ..request import Request, Result
-from .static import thinking_summary, usage_line
+from .static import STOPPED_PLAIN, thinking_summary, usage_line
 
 
 class TerminalRenderer:
@@ -45,7 +45,7 @@ class TerminalRenderer:
         self.update(result)
         tail = []
         if result.interrupted:
-            tail.append("[stopped: the answer above is partial]")
+            tail.append(STOPPED_PLAIN)
         if result.error:
             tail.append(f"[error] {result.error}")
         tail.append(f"[{usage_line(result)}]")
