@@ -101,8 +101,11 @@ def hint_for(
 def error_body_fields(body: Any) -> dict[str, Any]:
     """The service's ``{"code", "message", "request_id"}`` from an error body, whatever form
     the SDK kept it in: a dict, JSON text, or SSE-framed text (``data:`` lines, as a rejected
-    stream request answers)."""
+    stream request answers). Any key of this session is masked before text is cut short: a cut
+    first could leave most of a key whole but no longer recognisable."""
     import json
+
+    from .keys import redact
 
     if isinstance(body, str):
         text = body
@@ -116,10 +119,10 @@ def error_body_fields(body: Any) -> dict[str, Any]:
                 body = value
                 break
         else:
-            return {"message": text.strip()[:300]} if text.strip() else {}
+            return {"message": redact(text.strip())[:300]} if text.strip() else {}
     if isinstance(body, dict):
         inner = body.get("error")
-        return inner if isinstance(inner, dict) else body
+        return redact(inner if isinstance(inner, dict) else body)
     return {}
 
 

@@ -1,37 +1,246 @@
-"""Where the API key comes from. It is kept in memory only and never shown whole."""
+"""The API key: where it comes from, and the one place that keeps it out of sight.
+
+The key is held as a :class:`Secret` (a ``str`` the SDKs accept whose ``repr`` is masked, so a
+verbose traceback or a debugger shows ``sk-…f3a9``). Every Secret made in this session is
+remembered, and :func:`redact` masks any of them in text or nested data — verbatim, escaped
+(JSON, URL, repr, HTML), or a long enough piece of one — so anything a server sends back can
+be shown safely, whatever field it echoes the key in.
+"""
 
 from __future__ import annotations
 
+import html
+import json
 import os
+import threading
+import unicodedata
+from dataclasses import fields, is_dataclass
+from typing import Any
+from urllib.parse import quote, quote_plus
 
-_session_key: str | None = None
+from .errors import QwenUsageError
+
+_session_key: Secret | None = None
+_known: dict[str, tuple[str, ...]] = {}  # every key seen this session -> its shown forms
+_lock = threading.Lock()
+
+MIN_KEY = 8  # shorter "keys" are placeholders; masking them would garble ordinary text
+BLOCK = 6  # any piece of a key of 2*BLOCK-1 characters or more is found and masked...
+MIN_PIECE = 10  # ...and so is any found piece of at least this many characters
 
 
-def set_session_key(key: str | None) -> None:
-    """``%qwencmd key``: a key for this kernel only, never written anywhere."""
-    global _session_key
-    _session_key = key.strip() if key else None
+class Secret(str):
+    """An API key. A ``str`` (the SDKs take it as is) whose repr never shows it."""
 
+    __slots__ = ()
 
-def resolve_key(env_name: str) -> tuple[str | None, str]:
-    """(key, where it came from)."""
-    if _session_key:
-        return _session_key, "%qwencmd key"
-    value = os.environ.get(env_name, "").strip()
-    return (value or None), f"${env_name}"
+    def __new__(cls, value: str) -> Secret:
+        secret = super().__new__(cls, value)
+        _remember(secret)
+        return secret
+
+    def __repr__(self) -> str:
+        return repr(mask(self))
 
 
 def mask(key: str | None) -> str:
     """``sk-…f3a9``: enough to tell keys apart, not enough to use one."""
     if not key:
         return "(not set)"
-    if len(key) <= 8:
+    if len(key) <= MIN_KEY:
         return "…"
     return f"{key[:3]}…{key[-4:]}"
 
 
-def scrub(text: str, key: str | None) -> str:
-    """Remove a key from text that is about to be shown (belt and braces)."""
-    if key and len(key) >= 8 and key in text:
-        return text.replace(key, mask(key))
-    return text
+# -- where the key comes from ---------------------------------------------------------------
+
+
+def set_session_key(key: str | None) -> None:
+    """``%qwencmd key``: a key for this kernel only, never written anywhere."""
+    global _session_key
+    key = key.strip() if key else None
+    _session_key = checked_key(key, "`%qwencmd key`") if key else None
+
+
+def resolve_key(env_name: str) -> tuple[Secret | None, str]:
+    """(key, where it came from). A key with invalid characters is a UsageError."""
+    if _session_key:
+        return _session_key, "%qwencmd key"
+    source = f"${env_name}"
+    value = os.environ.get(env_name, "").strip()
+    return (checked_key(value, source) if value else None), source
+
+
+def checked_key(value: str, source: str) -> Secret:
+    """The key as a Secret, or a UsageError naming the first character no key contains.
+
+    Keys are one line of printable ASCII; a line break, a space inside, a control character,
+    a zero-width space or a byte-order mark comes from copying, and would either fail later
+    with an unreadable error or slip past masking in an escaped form.
+    """
+    for index, char in enumerate(value):
+        if not "!" <= char <= "~":
+            raise QwenUsageError(
+                f"The API key from {source} contains {_describe(char)} (character {index + 1} "
+                f"of {len(value)}), which no key has: it was probably copied with it. Set it "
+                "again as one line of letters, digits and punctuation (copy it from the Model "
+                "Studio console), or run `%qwencmd key` and paste it there."
+            )
+    return Secret(value)
+
+
+def _describe(char: str) -> str:
+    if char in "\r\n":
+        return "a line break"
+    if char == " ":
+        return "a space"
+    if char == "\t":
+        return "a tab"
+    name = unicodedata.name(char, "")
+    code = f"U+{ord(char):04X}"
+    if not name or unicodedata.category(char).startswith("C"):
+        kind = "an invisible" if unicodedata.category(char) == "Cf" else "a control"
+        return f"{kind} character ({code}{', ' + name.lower() if name else ''})"
+    return f"a non-ASCII character ({code}, {name.lower()})"
+
+
+# -- masking --------------------------------------------------------------------------------
+
+
+def _remember(key: str) -> None:
+    global _known
+    key = str(key)  # a plain str: repr() of a Secret is its mask
+    if len(key) < MIN_KEY or key in _known:
+        return
+    forms = {key}
+    for _ in range(2):  # escaped once, or twice (a JSON string inside a JSON string)
+        for form in list(forms):
+            forms |= {
+                json.dumps(form)[1:-1],
+                json.dumps(form)[1:-1].replace("/", "\\/"),
+                repr(form)[1:-1],
+                quote(form, safe=""),
+                quote(form),
+                quote_plus(form),
+                html.escape(form),
+            }
+    with _lock:  # a new dict, so that a reader in another thread never sees one change
+        _known = {**_known, key: tuple(sorted(forms, key=len, reverse=True))}
+
+
+def known_keys() -> list[str]:
+    """Masks of the keys remembered this session (for tests and ``%qwencmd config``)."""
+    return [mask(key) for key in _known]
+
+
+def redact(value: Any) -> Any:
+    """``value`` with every key of this session masked: text, or dicts/lists/tuples of it.
+
+    Mask before cutting: a cut can split a key into two pieces no longer recognisable whole.
+    """
+    if not _known:
+        return value
+    if isinstance(value, str):
+        return _redact_text(value)
+    if isinstance(value, dict):
+        return {redact(k): redact(v) for k, v in value.items()}
+    if type(value) is list:
+        return [redact(v) for v in value]
+    if type(value) is tuple:
+        return tuple(redact(v) for v in value)
+    return value
+
+
+def redact_fields(obj: Any) -> Any:
+    """Mask every field of a dataclass (e.g. a ServiceError) in place; returns it."""
+    if _known and is_dataclass(obj) and not isinstance(obj, type):
+        for f in fields(obj):
+            value = getattr(obj, f.name)
+            masked = redact(value)
+            if masked is not value and masked != value:
+                setattr(obj, f.name, masked)
+    return obj
+
+
+def redact_object(obj: Any) -> Any:
+    """An SDK object (pydantic model, dashscope response, dict) as is, or — when it holds a
+    key anywhere — as plain data with the key masked."""
+    if not _known or obj is None:
+        return obj
+    dump = getattr(obj, "model_dump", None)
+    try:
+        plain = dump() if callable(dump) else obj
+    except Exception:  # a model that cannot dump itself: judge it by its text
+        plain = repr(obj)
+    masked = redact(plain)
+    return obj if masked == plain else masked
+
+
+def hold_back(text: str) -> str:
+    """``text`` without a trailing piece that could be the start of a key still arriving.
+
+    While an answer streams, a key can come in several chunks: what is shown must not end in
+    the first characters of one. The held-back characters are shown with the next chunk (or
+    masked, if the key completes)."""
+    if not _known or not text:
+        return text
+    longest = 0
+    for forms in _known.values():
+        for form in forms:
+            for size in range(min(len(form), len(text)), longest, -1):
+                if text[-size:] in form:
+                    longest = size
+                    break
+    return text[: len(text) - longest] if longest else text
+
+
+def _redact_text(text: str) -> str:
+    spans: list[tuple[int, int, str]] = []
+    for key, forms in _known.items():
+        for form in forms:
+            spans += [(a, b, mask(key)) for a, b in _pieces(text, form)]
+    if not spans:
+        return text
+    spans.sort()
+    merged: list[list[Any]] = []
+    for start, end, shown in spans:
+        if merged and start <= merged[-1][1]:
+            merged[-1][1] = max(merged[-1][1], end)
+        else:
+            merged.append([start, end, shown])
+    out, last = [], 0
+    for start, end, shown in merged:
+        out += [text[last:start], shown]
+        last = end
+    out.append(text[last:])
+    return "".join(out)
+
+
+def _pieces(text: str, form: str) -> list[tuple[int, int]]:
+    """Where ``text`` holds ``form`` whole, or a run of at least MIN_PIECE of its characters.
+
+    A run of 2*BLOCK-1 characters or more always contains one of the aligned blocks searched
+    for, so a key cut anywhere (by a server, or by a 300-character limit) is still found."""
+    n = len(form)
+    if n < MIN_KEY:
+        return []
+    starts = sorted({*range(0, n - BLOCK + 1, BLOCK), n - BLOCK})
+    found: list[tuple[int, int]] = []
+    for offset in starts:
+        block = form[offset : offset + BLOCK]
+        at = text.find(block)
+        while at != -1:
+            left = 0
+            while left < offset and at - left > 0 and text[at - left - 1] == form[offset - left - 1]:
+                left += 1
+            right, end = 0, offset + BLOCK
+            while (
+                end + right < n
+                and at + BLOCK + right < len(text)
+                and text[at + BLOCK + right] == form[end + right]
+            ):
+                right += 1
+            if left + BLOCK + right >= min(MIN_PIECE, n):
+                found.append((at - left, at + BLOCK + right))
+            at = text.find(block, at + 1)
+    return found

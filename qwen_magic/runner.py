@@ -16,7 +16,7 @@ from typing import Any
 
 from .errors import ServiceError, hint_for
 from .events import Failed, Finished, ReasoningDelta, Started, TextDelta, Usage
-from .keys import scrub
+from .keys import hold_back, redact, redact_fields, redact_object
 from .media import elide
 from .messages import chat_messages
 from .postprocess import finalize
@@ -39,6 +39,7 @@ class Collector:
         self.request_id: str | None = None
         self.error: ServiceError | None = None
         self.raw: Any = None
+        self._raw_seen: Any = None
         self.interrupted = False
         self.first_token_at: float | None = None
         self.answer_at: float | None = None
@@ -67,9 +68,8 @@ class Collector:
             self.raw = event.raw  # type: ignore[attr-defined]
             self.request_id = event.request_id or self.request_id  # type: ignore[attr-defined]
         elif kind is Failed:
-            error: ServiceError = event.error  # type: ignore[attr-defined]
+            error: ServiceError = redact_fields(event.error)  # type: ignore[attr-defined]
             req = self.request
-            error.message = scrub(error.message, req.api_key)  # a server may echo the key
             error.hint = error.hint or hint_for(
                 error,
                 region=req.region,
@@ -85,20 +85,28 @@ class Collector:
             self.ended_at = self.clock()
         self.done.set()
 
+    def _shown(self, parts: list[str]) -> str:
+        """The joined text with any key masked (a key split across chunks too); while
+        streaming, without a tail that could be the start of a key still arriving."""
+        text = redact("".join(parts))
+        return text if self.ended_at is not None else hold_back(text)
+
     def snapshot(self) -> Result:
         req = self.request
         now = self.ended_at if self.ended_at is not None else self.clock()
         thought_until = self.answer_at if self.answer_at is not None else now
-        reasoning = "".join(self.reasoning_parts)
+        reasoning = self._shown(self.reasoning_parts)
+        if self.raw is not None and self.raw is not self._raw_seen:  # checked once
+            self.raw = self._raw_seen = redact_object(self.raw)
         return Result(
-            text="".join(self.text_parts),
+            text=self._shown(self.text_parts),
             reasoning=reasoning,
             usage=self.usage,
             model=req.model,
             api=req.api,
             region=req.region,
-            request_id=self.request_id,
-            finish_reason=self.finish_reason,
+            request_id=redact(self.request_id),
+            finish_reason=redact(self.finish_reason),
             ttft=None if self.first_token_at is None else self.first_token_at - self.started_at,
             elapsed=now - self.started_at,
             reasoning_time=(
@@ -107,7 +115,7 @@ class Collector:
                 else None
             ),
             interrupted=self.interrupted,
-            error=self.error,
+            error=redact_fields(self.error),  # also an internal error's text
             raw=self.raw,
             messages=self.messages,
             format=req.format,
