@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import io
 import math
+import warnings
 from dataclasses import dataclass
 from typing import Any
 
@@ -28,6 +29,10 @@ MIN_SIDE = 11  # the service wants more than 10 px a side; smaller is upscaled (
 MAX_ASPECT = 200  # the service refuses images longer than 200:1
 THUMB_SIDE = 128
 THUMB_BUDGET = 6000  # base64 characters per thumbnail in the saved notebook
+# Pixels decoded from a file at most (8000×8000): below Pillow's decompression-bomb warning
+# (~89 M), and what the service could use anyway (it downscales far below this).
+MAX_PIXELS = 64_000_000
+DECODED_FROM = "qwen_magic.decoded_from"  # image.info key: the file's size before draft()
 
 
 class ImageProblem(Exception):
@@ -49,19 +54,57 @@ class Encoded:
 
 
 def open_bytes(data: bytes) -> Image.Image:
-    """Decode an image file's bytes completely (a truncated or corrupt file fails here)."""
+    """Decode an image file's bytes completely (a truncated or corrupt file fails here).
+
+    The size is checked from the header before any pixel is decoded: at most ``MAX_PIXELS``
+    (a JPEG over it is decoded at 1/2, 1/4 or 1/8 scale instead). Pillow's own
+    decompression-bomb warning sits higher and is a process-wide setting we leave alone.
+    """
     try:
-        image = Image.open(io.BytesIO(data))
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)  # refused below
+            image = Image.open(io.BytesIO(data))
+        full = image.size
+        if _pixels(full) > MAX_PIXELS and image.format == "JPEG":
+            image.draft(image.mode, _draft_size(full))
+        if _pixels(image.size) > MAX_PIXELS:
+            raise _too_many_pixels(full)
         image.load()
     except UnidentifiedImageError:
         raise ImageProblem("is not an image Pillow can read") from None
-    except Image.DecompressionBombError as exc:
-        raise ImageProblem(f"has too many pixels to open safely ({exc})") from None
+    except Image.DecompressionBombError:
+        raise ImageProblem(
+            f"has far more pixels than can be decoded safely (at most {MAX_PIXELS // 10**6} "
+            "megapixels)"
+        ) from None
     except (OSError, SyntaxError, ValueError, EOFError) as exc:
         raise ImageProblem(
             f"could not be decoded ({exc}); the file looks truncated or corrupt"
         ) from None
+    if image.size != full:
+        image.info[DECODED_FROM] = full  # for_service reports the size the file had
     return image
+
+
+def _pixels(size: tuple[int, int]) -> int:
+    return size[0] * size[1]
+
+
+def _draft_size(size: tuple[int, int]) -> tuple[int, int]:
+    """The size to ask ``draft`` for: the mildest JPEG scale (1/2, 1/4, 1/8) under the cap."""
+    width, height = size
+    for scale in (2, 4, 8):
+        if math.ceil(width / scale) * math.ceil(height / scale) <= MAX_PIXELS:
+            break
+    return max(1, width // scale), max(1, height // scale)
+
+
+def _too_many_pixels(size: tuple[int, int]) -> ImageProblem:
+    width, height = size
+    return ImageProblem(
+        f"is {width}×{height} px ({_pixels(size) / 10**6:.0f} megapixels); images are decoded "
+        f"up to {MAX_PIXELS // 10**6} megapixels"
+    )
 
 
 def from_array(array: Any) -> Image.Image:
@@ -122,8 +165,13 @@ def for_service(
     """
     max_bytes = max_bytes or RAW_LIMIT
     source_format = image.format
+    decoded_from = image.info.get(DECODED_FROM)  # a big JPEG decoded at a reduced scale
+    before = image.size
     image, rotated = oriented(image)
     width, height = image.size
+    if decoded_from is not None and image.size != before:
+        decoded_from = decoded_from[::-1]  # the EXIF rotation swapped the sides
+    origin = tuple(decoded_from) if decoded_from is not None else (width, height)
     if max(width, height) > MAX_ASPECT * min(width, height):
         raise ImageProblem(
             f"is {width}×{height} px; the service refuses images longer than {MAX_ASPECT}:1"
@@ -131,6 +179,7 @@ def for_service(
     fits_side = max_side is None or max(width, height) <= max_side
     if (
         original is not None
+        and decoded_from is None
         and source_format in SERVICE_FORMATS
         and not rotated
         and len(original) <= max_bytes
@@ -150,8 +199,8 @@ def for_service(
     for _attempt in range(12):
         data, mime = _encode(image, lossless=lossless, alpha=alpha)
         if len(data) <= max_bytes:
-            resized = (width, height) if image.size != (width, height) else None
-            return Encoded(data, mime, image.size, resized)
+            resized = origin if image.size != origin else None
+            return Encoded(data, mime, image.size, resized)  # type: ignore[arg-type]
         if lossless:
             lossless = False  # try the same pixels lossy before shrinking them
             continue
@@ -188,6 +237,8 @@ def _encode(image: Image.Image, *, lossless: bool, alpha: bool) -> tuple[bytes, 
 def thumbnail(image: Image.Image) -> tuple[bytes, tuple[int, int]]:
     """A small JPEG (≤ 128 px a side, ≤ ~4.5 KB) for the live view and the saved notebook."""
     image, _ = oriented(image)
+    if image.mode in ("RGB", "RGBA", "L", "LA"):  # shrink first: it may be 64 megapixels
+        image = _within(image, THUMB_SIDE)
     if _has_alpha(image):  # flatten on white: JPEG has no transparency
         rgba = image.convert("RGBA")
         flat = Image.new("RGB", rgba.size, "white")
@@ -197,8 +248,7 @@ def thumbnail(image: Image.Image) -> tuple[bytes, tuple[int, int]]:
         image = image.convert("RGB")
     data, size = b"", image.size
     for side in (THUMB_SIDE, 96, 64):
-        small = image.copy()
-        small.thumbnail((side, side), Image.Resampling.LANCZOS)
+        small = _within(image, side)
         for quality in (70, 50, 35):
             buffer = io.BytesIO()
             small.save(buffer, format="JPEG", quality=quality, optimize=True)
@@ -206,3 +256,13 @@ def thumbnail(image: Image.Image) -> tuple[bytes, tuple[int, int]]:
             if len(data) * 4 / 3 <= THUMB_BUDGET:
                 return data, size
     return data, size
+
+
+def _within(image: Image.Image, side: int) -> Image.Image:
+    """``image`` shrunk to fit a ``side`` square, keeping its aspect (never enlarged)."""
+    width, height = image.size
+    if max(width, height) <= side:
+        return image
+    factor = side / max(width, height)
+    size = (max(1, round(width * factor)), max(1, round(height * factor)))
+    return image.resize(size, Image.Resampling.LANCZOS, reducing_gap=3.0)

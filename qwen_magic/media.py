@@ -23,6 +23,8 @@ from typing import Any
 from .errors import QwenUsageError
 
 DATA_URI_LIMIT = 10_485_760  # the service's limit per data URI, after base64 (error-code doc)
+VIDEO_FILE_LIMIT = DATA_URI_LIMIT * 3 // 4  # a video file sent inline: read no more than this
+IMAGE_FILE_LIMIT = 50 * 1_048_576  # an image file is read up to this, then fitted to the limit
 MAX_IMAGES = 50  # per prompt; ours, to keep a request (and its bill) sane
 FRAMES_MIN = 4  # a video given as frames: 4…512 (Qwen3-VL, Qwen2.5-VL) or 4…80 (others)
 FRAMES_MAX_VL = 512
@@ -202,7 +204,9 @@ def _is_webp(head: bytes) -> bool:
 
 
 def megabytes(count: int) -> str:
-    return f"{count / 1_048_576:.1f} MB" if count >= 1_048_576 else f"{count / 1024:.0f} KB"
+    from .files import size_text
+
+    return size_text(count)
 
 
 # -- elision: base64 never shows in Result.messages or a repr ---------------------------------

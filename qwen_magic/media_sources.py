@@ -15,10 +15,14 @@ from pathlib import Path
 from typing import Any
 
 from . import imaging
+from .errors import QwenUsageError
+from .files import FileProblem, FileTooBig, read_limited, size_text
 from .media import (
     DATA_URI_LIMIT,
     FRAMES_MAX_VL,
     FRAMES_MIN,
+    IMAGE_FILE_LIMIT,
+    VIDEO_FILE_LIMIT,
     Media,
     frame_count_error,
     is_array,
@@ -112,14 +116,7 @@ def _image_of_object(value: Any, label: str, where: str) -> Media:
 def _image_of_path(path: Path, label: str, where: str) -> Media:
     if path.suffix.lower() in VIDEO_TYPES:
         raise usage_error(where, "is a video", f"send it with --video {label}.")
-    try:
-        data = path.read_bytes()
-    except OSError as exc:
-        reason = exc.strerror or exc
-        raise usage_error(
-            where, f"could not be read ({reason})", "check its permissions."
-        ) from None
-    return _image_of_bytes(data, label, where)
+    return _image_of_bytes(_read(path, where), label, where)
 
 
 def _image_of_bytes(data: bytes, label: str, where: str, max_side: int | None = None) -> Media:
@@ -131,6 +128,8 @@ def _image_of_bytes(data: bytes, label: str, where: str, max_side: int | None = 
         fix = "convert it to PNG or JPEG."
         if "corrupt" in str(problem):
             fix = "re-export or re-download it."
+        elif "megapixels" in str(problem):
+            fix = "downscale it first (e.g. to 4000 px on the long side)."
         raise usage_error(where, str(problem), fix) from None
 
 
@@ -197,10 +196,7 @@ def _videos_of_text(text: str, label: str, where: str) -> list[Media]:
     if videos and len(videos) != len(paths):
         raise usage_error(where, "matched both videos and other files", "narrow the pattern.")
     if videos:
-        return [
-            _video_file(_read(p, where), VIDEO_TYPES[p.suffix.lower()], str(p), where)
-            for p in videos
-        ]
+        return [_video_of_path(p, where) for p in videos]
     if len(paths) == 1:
         path = paths[0]
         if _is_image_file(path):
@@ -218,17 +214,31 @@ def _videos_of_text(text: str, label: str, where: str) -> list[Media]:
     return [_frames(list(paths), label, where)]
 
 
-def _video_file(data: bytes, mime: str, label: str, where: str) -> Media:
+def _video_of_path(path: Path, where: str) -> Media:
+    """A video file, refused from its size (``stat``) when it can't be sent: never read whole."""
+    try:
+        data = read_limited(path, VIDEO_FILE_LIMIT)
+    except FileTooBig as exc:
+        raise _video_too_big(where, exc.size) from None
+    except FileProblem as problem:
+        raise _unreadable(where, problem) from None
+    return _video_file(data, VIDEO_TYPES[path.suffix.lower()], str(path), where)
 
+
+def _video_file(data: bytes, mime: str, label: str, where: str) -> Media:
     url = f"data:{mime};base64,{base64.b64encode(data).decode('ascii')}"
     if len(url) > DATA_URI_LIMIT:
-        raise usage_error(
-            where,
-            f"is {megabytes(len(data))}; sent inline a video may be at most about "
-            f"{megabytes(DATA_URI_LIMIT * 3 // 4 - 64)} (10 MB after base64)",
-            "trim or compress it, put it at an http(s) URL and pass that, or pass frames.",
-        )
+        raise _video_too_big(where, len(data))
     return Media("video", label, url=url, nbytes=len(data))
+
+
+def _video_too_big(where: str, size: int) -> QwenUsageError:
+    return usage_error(
+        where,
+        f"is {megabytes(size)}; sent inline a video may be at most about "
+        f"{megabytes(VIDEO_FILE_LIMIT - 64)} (10 MB after base64)",
+        "trim or compress it, put it at an http(s) URL and pass that, or pass frames.",
+    )
 
 
 def _frames(items: list[Any], label: str, where: str) -> Media:
@@ -353,13 +363,23 @@ def _existing(path: Path, where: str) -> Path:
 
 
 def _read(path: Path, where: str) -> bytes:
+    """An image file's bytes: a regular file of at most ``IMAGE_FILE_LIMIT``."""
     try:
-        return path.read_bytes()
-    except OSError as exc:
-        reason = exc.strerror or exc
+        return read_limited(path, IMAGE_FILE_LIMIT)
+    except FileTooBig as exc:
         raise usage_error(
-            where, f"could not be read ({reason})", "check its permissions."
+            where,
+            f"is {size_text(exc.size)}; image files are read up to {size_text(exc.limit)}",
+            "downscale or compress it (e.g. save it as JPEG) and try again.",
         ) from None
+    except FileProblem as problem:
+        raise _unreadable(where, problem) from None
+
+
+def _unreadable(where: str, problem: FileProblem) -> QwenUsageError:
+    if "could not be read" in str(problem):
+        return usage_error(where, str(problem), "check its permissions.")
+    return usage_error(where, str(problem), "give a file saved on disk.")
 
 
 def _natural_sorted(paths: Any) -> list[Path]:
