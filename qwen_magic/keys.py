@@ -231,7 +231,9 @@ def _pieces(text: str, form: str) -> list[tuple[int, int]]:
         at = text.find(block)
         while at != -1:
             left = 0
-            while left < offset and at - left > 0 and text[at - left - 1] == form[offset - left - 1]:
+            while (
+                left < offset and at - left > 0 and text[at - left - 1] == form[offset - left - 1]
+            ):
                 left += 1
             right, end = 0, offset + BLOCK
             while (

@@ -1,7 +1,8 @@
-"""Where each region's endpoints live (reference §1): one table, one function."""
+"""Where each region's endpoints live (reference §1), and which hosts are Model Studio's."""
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 
@@ -39,13 +40,45 @@ class RegionError(ValueError):
     """A region/workspace combination that has no documented endpoint."""
 
 
+# A workspace id becomes the first label of a host name: one DNS label, nothing else.
+_LABEL = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?")
+
+# Model Studio's own hosts: the shared DashScope domains (dashscope.aliyuncs.com,
+# dashscope-intl…, cn-hongkong.dashscope…) and the workspace / trial domains
+# ({id}.{region-id}.maas.aliyuncs.com). Not any *.aliyuncs.com: under it anyone can run a
+# server (a Function Compute trigger, an OSS bucket) that would receive the key.
+_MODEL_STUDIO = re.compile(
+    r"(?:[a-z0-9-]+\.)?dashscope[a-z0-9-]*\.aliyuncs\.com"
+    r"|[a-z0-9-]+\.[a-z0-9-]+\.maas\.aliyuncs\.com"
+)
+
+
+def check_workspace(workspace: str | None) -> str | None:
+    """The workspace id, or a RegionError: it must be one host-name label (ws-…, llm-…)."""
+    if workspace is None or workspace == "":
+        return None
+    if not isinstance(workspace, str) or not _LABEL.fullmatch(workspace):
+        raise RegionError(
+            f"The workspace {workspace!r} is not a Model Studio workspace id: it becomes part of "
+            "a host name, so it may hold only letters, digits and inner hyphens (e.g. "
+            '"ws-a1b2c3d4"). Copy it from the Model Studio console, or set '
+            "`%config QwenMagics.workspace = None`."
+        )
+    return workspace
+
+
+def is_model_studio_host(host: str | None) -> bool:
+    """True for Alibaba Cloud Model Studio hosts, the only ones the key goes to by default."""
+    return bool(host) and bool(_MODEL_STUDIO.fullmatch(host.lower().rstrip(".")))
+
+
 def host_for(region: str, workspace: str | None = None) -> str:
     try:
         info = REGIONS[region]
     except KeyError:
         known = ", ".join(REGIONS)
         raise RegionError(f"Unknown region {region!r}; use one of {known}.") from None
-    if workspace:
+    if check_workspace(workspace):
         return f"{workspace}.{info.region_id}.maas.aliyuncs.com"
     if info.shared_host is None:
         raise RegionError(

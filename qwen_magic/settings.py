@@ -4,21 +4,27 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlparse
+from urllib.parse import urlsplit
 
 from . import keys
 from .errors import QwenUsageError
 from .models import allows_non_stream_thinking, thinking_only, thinks_by_default
-from .regions import REGIONS, RegionError, base_url
+from .regions import REGIONS, RegionError, base_url, is_model_studio_host
 from .request import PRESETS, Request
 
 DISPLAYS = ("live", "final", "none")
+
+# The URL parser of the HTTP client each API's SDK sends with: the host that decides whether
+# the key may go is the host the client connects to (openai: httpx2; dashscope: requests,
+# i.e. urllib3, and aiohttp, i.e. yarl, for async calls).
+CLIENT_PARSERS = {"chat": ("httpx2",), "responses": ("httpx2",), "dashscope": ("urllib3", "yarl")}
 
 
 @dataclass
 class Endpoint:
     base_url: str
     region: str | None  # None: a custom --base-url
+    host: str = ""  # the host the SDK's HTTP client connects to
 
 
 def resolve_endpoint(
@@ -35,38 +41,112 @@ def resolve_endpoint(
             "(sg Singapore, us Virginia, cn Beijing, hk Hong Kong, de Frankfurt)."
         )
     if custom_base_url:
-        return Endpoint(_checked_url(custom_base_url), None)
+        url = custom_base_url.strip().rstrip("/")
+        return Endpoint(url, None, checked_host(url, api, "--base-url"))
     if emulator_bases is not None:
-        return Endpoint(emulator_bases[api], "emulator")
+        return Endpoint(emulator_bases[api], "emulator", "127.0.0.1")
     try:
-        return Endpoint(base_url(api, region, workspace, legacy=legacy_responses), region)
+        url = base_url(api, region, workspace, legacy=legacy_responses)
     except RegionError as exc:
         raise QwenUsageError(str(exc)) from None
+    return Endpoint(url, region, checked_host(url, api, f"The URL of region {region!r}"))
 
 
-def _checked_url(url: str) -> str:
-    url = url.strip().rstrip("/")
+def checked_host(url: str, api: str, what: str = "--base-url") -> str:
+    """The host ``api``'s HTTP client will connect to for ``url``, or a UsageError.
+
+    A URL that parsers can read differently (userinfo ``user@``, a backslash, whitespace,
+    control or non-ASCII characters, a fragment) is refused outright, and the host must be the
+    same for Python's parser and the client's: the key must go where the URL seems to point.
+    """
+    shown = keys.redact(_without_userinfo(url))
+    example = (
+        "write it like https://dashscope-intl.aliyuncs.com/compatible-mode/v1 or "
+        "http://localhost:11434/v1"
+    )
+    problem = _url_problem(url)
+    if problem is None:
+        hosts = _hosts(url, api)
+        if None in hosts.values():
+            problem = f"{', '.join(k for k, v in hosts.items() if v is None)} cannot read it"
+        elif len(set(hosts.values())) > 1:
+            seen = ", ".join(f"{name} sees {host!r}" for name, host in hosts.items())
+            problem = f"HTTP clients disagree on its host ({seen})"
+        else:
+            host = hosts["urllib"] or ""
+            if is_model_studio_host(host) and urlsplit(url).scheme != "https":
+                problem = "it would send your key unencrypted: use https:// for Model Studio"
+            else:
+                return host
+    raise QwenUsageError(f"{what} {shown!r} is refused: {problem}. Please {example}.")
+
+
+def _without_userinfo(url: str) -> str:
+    scheme, sep, rest = url.partition("://")
+    authority, slash, path = rest.partition("/")
+    if "@" in authority:  # user:password@host: never show the password
+        userinfo, host = authority.rsplit("@", 1)
+        authority = f"{userinfo.split(':', 1)[0]}:…@{host}" if ":" in userinfo else authority
+    return f"{scheme}{sep}{authority}{slash}{path}"
+
+
+def _url_problem(url: str) -> str | None:
+    """What makes ``url`` ambiguous or not an http(s) URL, if anything."""
+    for char in url:
+        if char == "\\":
+            return "it contains a backslash (clients read it differently)"
+        if char.isspace():
+            return "it contains whitespace"
+        if not " " <= char <= "~":
+            return f"it contains a control or non-ASCII character (U+{ord(char):04X})"
     try:
-        parts = urlparse(url)
-        ok = parts.scheme in ("http", "https") and bool(parts.hostname)
+        parts = urlsplit(url)
         parts.port  # noqa: B018 - raises on a bad port
-    except ValueError:
-        ok = False
-    if not ok:
-        raise QwenUsageError(
-            f"--base-url {url!r} is not an http(s) URL: write it like "
-            "https://dashscope-intl.aliyuncs.com/compatible-mode/v1 or http://localhost:11434/v1."
+    except ValueError as exc:
+        return f"it cannot be read ({exc})"
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        return "it is not an http(s) URL with a host"
+    if "@" in parts.netloc:
+        return (
+            "it carries a user name or password (user@host); the key is read from "
+            "$DASHSCOPE_API_KEY or `%qwencmd key`, never from the URL"
         )
-    return url
+    if "%" in parts.netloc:
+        return "its host is percent-encoded"
+    if parts.fragment or url.endswith("#"):
+        return "it has a #fragment"
+    return None
 
 
-def is_dashscope(url: str) -> bool:
-    """Alibaba Cloud's Model Studio hosts (shared, workspace and trial domains)."""
-    return (urlparse(url).hostname or "").endswith(".aliyuncs.com")
+def _hosts(url: str, api: str) -> dict[str, str | None]:
+    """The host each parser sees (None: the parser refuses the URL), lower-case, no brackets,
+    no trailing dot."""
+    seen: dict[str, Any] = {"urllib": urlsplit(url).hostname}
+    for name in CLIENT_PARSERS.get(api, ()):
+        try:
+            if name == "httpx2":
+                import httpx2
+
+                seen[name] = httpx2.URL(url).host
+            elif name == "urllib3":
+                import urllib3.util
+
+                seen[name] = urllib3.util.parse_url(url).host
+            elif name == "yarl":
+                import yarl
+
+                seen[name] = yarl.URL(url).host
+        except ImportError:  # the SDK that would use this client is not installed either
+            continue
+        except Exception:  # noqa: BLE001 - any parser failure means "cannot read it"
+            seen[name] = None
+    return {
+        name: host.strip("[]").rstrip(".").lower() if isinstance(host, str) and host else None
+        for name, host in seen.items()
+    }
 
 
-def is_local(url: str) -> bool:
-    host = urlparse(url).hostname or ""
+def is_local(host: str) -> bool:
     return host in ("localhost", "127.0.0.1", "::1") or host.endswith(".local")
 
 
@@ -92,15 +172,16 @@ def build_request(prompt: str, options: dict[str, Any], defaults: Any) -> Reques
         legacy_responses=getattr(defaults, "legacy_responses", False),
     )
     source = "emulator"
+    key: str | None
     if endpoint.region == "emulator":
         key = "emulator-key"
-    elif not is_dashscope(endpoint.base_url) and not defaults.send_key_to_base_url:
+    elif not is_model_studio_host(endpoint.host) and not defaults.send_key_to_base_url:
         # Your Model Studio key goes to Alibaba Cloud only, never to a server you named with
         # --base-url (vLLM, Ollama, LM Studio take any key) unless you say so.
-        key, source = "not-needed", "none: not a DashScope host"
+        key, source = "not-needed", "none: not a Model Studio host"
     else:
         key, source = keys.resolve_key(defaults.api_key_env)
-        if key is None and is_local(endpoint.base_url):
+        if key is None and is_local(endpoint.host):
             key = "not-needed"
         if key is None:
             raise QwenUsageError(
@@ -123,6 +204,7 @@ def build_request(prompt: str, options: dict[str, Any], defaults: Any) -> Reques
         api=api,
         base_url=endpoint.base_url,
         api_key=key,
+        key_source=source,
         region=endpoint.region,
         system=pick("system"),
         thinking=pick("thinking"),
