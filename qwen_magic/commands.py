@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from . import keys
 from .errors import QwenUsageError
-from .settings import resolve_endpoint
+from .settings import resolve_endpoint, without_userinfo
 from .tables import Table
 
 if TYPE_CHECKING:
@@ -40,11 +40,18 @@ def run(magics: QwenMagics, line: str) -> Any:
 
 
 def cmd_config(magics: QwenMagics, rest: list[str]) -> Table:
-    key, source = keys.resolve_key(magics.api_key_env)
+    try:
+        key, source = keys.resolve_key(magics.api_key_env)
+        shown_key = f"{keys.mask(key)} (from {source})"
+    except QwenUsageError as exc:  # a key with a line break...: say so, never show it
+        shown_key = f"(unusable: {exc})"
     rows = [["setting", "value"]]
     for name in sorted(magics.trait_names(config=True)):
-        rows.append([name, repr(getattr(magics, name))])
-    rows.append(["api key", f"{keys.mask(key)} (from {source})"])
+        value = getattr(magics, name)
+        if name == "base_url" and isinstance(value, str):
+            value = without_userinfo(value)
+        rows.append([name, keys.redact(repr(value))])
+    rows.append(["api key", shown_key])
     for api in ("chat", "responses", "dashscope"):
         try:
             url = resolve_endpoint(
@@ -57,7 +64,7 @@ def cmd_config(magics: QwenMagics, rest: list[str]) -> Table:
             ).base_url
         except QwenUsageError as exc:
             url = f"(unavailable: {exc})"
-        rows.append([f"{api} URL", url])
+        rows.append([f"{api} URL", keys.redact(url)])
     return Table(rows, "qwen_magic configuration")
 
 
@@ -68,7 +75,7 @@ def cmd_key(magics: QwenMagics, rest: list[str]) -> None:
             "`%qwencmd key` alone and paste it at the prompt."
         )
     value = getpass.getpass("DashScope API key (kept in memory for this session only): ")
-    keys.set_session_key(value or None)
+    keys.set_session_key(value or None)  # a UsageError for a key with a line break...
     print(f"Key set for this session: {keys.mask(value)}" if value else "Session key cleared.")
 
 
@@ -107,18 +114,28 @@ def cmd_models(magics: QwenMagics, rest: list[str]) -> Table:
     from .settings import build_request
 
     request = build_request("models", {"api": "chat"}, magics)
-    client = openai_client(request.base_url, request.api_key, request.timeout, request.max_retries)
     try:
+        client = openai_client(
+            request.base_url, request.api_key, request.timeout, request.max_retries
+        )
         models = list(client.models.list())
+    except KeyboardInterrupt:  # end here: a traceback through the SDK could show its headers
+        raise QwenUsageError(f"Stopped listing the models at {request.base_url}.") from None
     except Exception as exc:
-        error = from_openai_error(exc)
+        error = keys.redact_fields(from_openai_error(exc))  # the server may echo the key
         error.hint = hint_for(
-            error, region=request.region, base_url=request.base_url, model=request.model
+            error,
+            region=request.region,
+            base_url=request.base_url,
+            model=request.model,
+            key_source=request.key_source,
         )
         raise QwenUsageError(f"Could not list models at {request.base_url}: {error}") from None
+    # Model ids come from the server, like an answer: masked like one.
     rows = [["model", "owned by"]]
     rows += [
-        [m.id, str(getattr(m, "owned_by", "") or "")] for m in sorted(models, key=lambda m: m.id)
+        [keys.redact(str(m.id)), keys.redact(str(getattr(m, "owned_by", "") or ""))]
+        for m in sorted(models, key=lambda m: str(m.id))
     ]
     return Table(rows, f"{len(rows) - 1} models at {request.base_url}")
 

@@ -59,7 +59,7 @@ def checked_host(url: str, api: str, what: str = "--base-url") -> str:
     control or non-ASCII characters, a fragment) is refused outright, and the host must be the
     same for Python's parser and the client's: the key must go where the URL seems to point.
     """
-    shown = keys.redact(_without_userinfo(url))
+    shown = keys.redact(without_userinfo(url))
     example = (
         "write it like https://dashscope-intl.aliyuncs.com/compatible-mode/v1 or "
         "http://localhost:11434/v1"
@@ -81,7 +81,7 @@ def checked_host(url: str, api: str, what: str = "--base-url") -> str:
     raise QwenUsageError(f"{what} {shown!r} is refused: {problem}. Please {example}.")
 
 
-def _without_userinfo(url: str) -> str:
+def without_userinfo(url: str) -> str:
     scheme, sep, rest = url.partition("://")
     authority, slash, path = rest.partition("/")
     if "@" in authority:  # user:password@host: never show the password
