@@ -1,10 +1,18 @@
 """``{name}`` / ``{expr}`` from the user namespace; ``{{``/``}}`` literal; code left alone.
 
+Filling a prompt reads data; it never acts. Without the opt-in (``--eval``, or
+``QwenMagics.interpolate_calls = True``) a ``{...}`` is filled only when it is made of names,
+attributes (not ``__dunder__`` ones), subscripts and literals: ``{df.shape[0]}``, ``{In[3]}``,
+``{d["k"]}``, ``{seq[-1]}``, ``{a.b[1].c}``. A call or an operator (``{exit()}``,
+``{__import__('os').system(...)}``, ``{x * 2}``) is sent as written, and the magic says so.
+With the opt-in any expression runs, except ``exit`` / ``quit`` (never: they end the kernel).
+
 Rules, in order, for each ``{...}`` outside doubled braces:
 1. not a Python expression (JSON, code, prose with braces) → left exactly as written;
-2. an expression whose names are all defined → replaced by ``str(value)``;
-3. a bare name / attribute / index chain of an undefined name → UsageError (outside code
-   fences), suggesting ``{{word}}`` or ``--raw``; inside a ``` block it is left as written.
+2. a bare name / attribute / index chain of an undefined name → UsageError (outside code
+   fences), suggesting ``{{word}}`` or ``--raw``; inside a ``` block it is left as written;
+3. an expression that would act (see above) → left as written, and reported in ``kept``;
+4. otherwise → replaced by ``str(value)``.
 
 ``interpolate_with_media`` also takes out the values that are images (``media.is_inline_image``)
 and says where they stood, so that "Compare {a} with {b}" sends text and images in that order.
@@ -16,12 +24,28 @@ import ast
 import builtins
 import re
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any
 
 from .errors import QwenUsageError
 from .render.markdown import open_fence
 
 _TOKEN = re.compile(r"\{\{|\}\}|\{([^{}\n]+)\}")
+NEVER = frozenset({"exit", "quit"})  # IPython's exit() ends the kernel, whatever the opt-in
+_DATA = (
+    *(ast.Expression, ast.Name, ast.Load, ast.Subscript, ast.Slice),
+    *(ast.Constant, ast.Tuple, ast.List, ast.Set, ast.Dict, ast.USub, ast.UAdd),
+)
+OPT_IN = "pass --eval (or set `%config QwenMagics.interpolate_calls = True`)"
+
+
+@dataclass
+class Filled:
+    """A prompt with its ``{...}`` filled."""
+
+    text: str
+    media: list[tuple[int, str, Any]] = field(default_factory=list)  # (offset, "{a}", image)
+    kept: list[str] = field(default_factory=list)  # "{exit()}": would act, sent as written
 
 
 def _names(tree: ast.AST) -> set[str]:
@@ -39,35 +63,70 @@ def _names(tree: ast.AST) -> set[str]:
     return loaded - bound
 
 
-def _is_reference(tree: ast.AST) -> bool:
-    """``a``, ``a.b``, ``a[0]``, ``a.b[1].c``: what a user writes to name a value."""
+def _root(tree: ast.AST) -> str | None:
+    """``a`` for ``a``, ``a.b``, ``a[0]``, ``a.b[1].c`` (what a user writes to name a value)."""
     node = tree.body if isinstance(tree, ast.Expression) else tree
     while isinstance(node, (ast.Attribute, ast.Subscript)):
         node = node.value
-    return isinstance(node, ast.Name)
+    return node.id if isinstance(node, ast.Name) else None
 
 
-def interpolate(text: str, namespace: dict[str, Any]) -> str:
-    return _fill(text, namespace, None)[0]
+def is_data(tree: ast.AST) -> bool:
+    """Whether evaluating ``tree`` only reads values: names, attributes that are not dunders,
+    subscripts, literals (and a sign on a number). Reading may still run a property or a
+    ``__getitem__`` — that is the value's own way of being read — but no call, operator,
+    assignment or import can be written."""
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Attribute):
+            if node.attr.startswith("__"):
+                return False
+        elif isinstance(node, ast.UnaryOp):
+            if not isinstance(node.operand, ast.Constant):
+                return False
+        elif not isinstance(node, _DATA):
+            return False
+    return True
 
 
-def interpolate_with_media(
-    text: str, namespace: dict[str, Any]
-) -> tuple[str, list[tuple[int, str, Any]]]:
+def may_run(tree: ast.AST, calls: bool) -> bool:
+    """Whether ``tree`` may be evaluated: data always; anything else only with the opt-in,
+    and never ``exit``/``quit``."""
+    if any(isinstance(n, ast.Name) and n.id in NEVER for n in ast.walk(tree)):
+        return False
+    return calls or is_data(tree)
+
+
+def evaluate(tree: ast.Expression, namespace: dict[str, Any], where: str) -> Any:
+    """The value of an expression already checked with ``may_run``; a failure is a UsageError
+    (``SystemExit`` included: a prompt never ends the kernel)."""
+    try:
+        return eval(compile(tree, where, "eval"), namespace)  # noqa: S307 - checked above
+    except (Exception, SystemExit) as exc:
+        raise QwenUsageError(
+            f"{where} could not be evaluated: {type(exc).__name__}: {exc}. Fix the expression, "
+            "write {{...}} for literal braces, or pass --raw."
+        ) from None
+
+
+def interpolate(text: str, namespace: dict[str, Any], *, calls: bool = False) -> str:
+    return _fill(text, namespace, None, calls).text
+
+
+def interpolate_with_media(text: str, namespace: dict[str, Any], *, calls: bool = False) -> Filled:
     """The filled text without its image values, and ``(offset, "{name}", value)`` for each."""
     from .media import is_inline_image
 
-    return _fill(text, namespace, is_inline_image)
+    return _fill(text, namespace, is_inline_image, calls)
 
 
 _AS_WRITTEN = object()
 
 
 def _fill(
-    text: str, namespace: dict[str, Any], take: Callable[[Any], bool] | None
-) -> tuple[str, list[tuple[int, str, Any]]]:
+    text: str, namespace: dict[str, Any], take: Callable[[Any], bool] | None, calls: bool
+) -> Filled:
     out: list[str] = []
-    taken: list[tuple[int, str, Any]] = []
+    filled = Filled("")
     length = pos = 0
     for match in _TOKEN.finditer(text):
         out.append(text[pos : match.start()])
@@ -77,35 +136,40 @@ def _fill(
         if token in ("{{", "}}"):
             piece = token[0]
         else:
-            value = _substitute(match, text, namespace)
+            value = _substitute(match, text, namespace, calls, filled.kept)
             if value is _AS_WRITTEN:
                 piece = token
             elif take is not None and take(value):
-                taken.append((length, token, value))
+                filled.media.append((length, token, value))
                 continue
             else:
                 piece = str(value)
         out.append(piece)
         length += len(piece)
     out.append(text[pos:])
-    return "".join(out), taken
+    filled.text = "".join(out)
+    return filled
 
 
-def _substitute(match: re.Match[str], text: str, namespace: dict[str, Any]) -> Any:
-    """The value of ``{expr}``, or ``_AS_WRITTEN`` when the braces are not ours."""
+def _substitute(
+    match: re.Match[str], text: str, namespace: dict[str, Any], calls: bool, kept: list[str]
+) -> Any:
+    """The value of ``{expr}``, or ``_AS_WRITTEN`` when the braces are not ours to fill."""
     source = match.group(1).strip()
     try:
         tree = ast.parse(source, mode="eval")
     except SyntaxError:
         return _AS_WRITTEN
+    in_code = open_fence(text[: match.start()]) is not None
     # {type}, {input}, {max} in prose are words, not Python's builtins: a bare reference must
     # name one of the user's variables; builtins count only inside an expression ({len(df)}).
-    reference = _is_reference(tree)
+    root = _root(tree)
+    reference = root is not None
     missing = {
-        n for n in _names(tree) if n not in namespace and (reference or not hasattr(builtins, n))
+        n for n in _names(tree) if n not in namespace and (n == root or not hasattr(builtins, n))
     }
     if missing:
-        if _is_reference(tree) and open_fence(text[: match.start()]) is None:
+        if reference and not in_code:
             word = sorted(missing)[0]
             raise QwenUsageError(
                 f"{{{source}}} in the prompt names {word!r}, which is not defined in this "
@@ -113,11 +177,21 @@ def _substitute(match: re.Match[str], text: str, namespace: dict[str, Any]) -> A
                 "braces, or pass --raw to send the prompt exactly as written."
             )
         return _AS_WRITTEN
-    try:
-        value = eval(compile(tree, "<prompt>", "eval"), namespace)  # noqa: S307 - user's own code
-    except Exception as exc:
-        raise QwenUsageError(
-            f"{{{source}}} in the prompt could not be evaluated: {type(exc).__name__}: {exc}. "
-            "Fix the expression, write {{...}} for literal braces, or pass --raw."
-        ) from None
-    return value
+    if not may_run(tree, calls):
+        if not in_code:
+            kept.append("{" + source + "}")
+        return _AS_WRITTEN
+    return evaluate(tree, namespace, f"{{{source}}} in the prompt")
+
+
+def kept_note(kept: list[str], calls: bool) -> str:
+    """What the magic prints when it left expressions as written because they would act."""
+    shown = ", ".join(kept[:3]) + (", …" if len(kept) > 3 else "")
+    ends = any(re.search(r"\b(exit|quit)\b", k) for k in kept)
+    never = " exit() and quit() never run from a prompt." if ends else ""
+    if calls:
+        return f"qwen: sent {shown} as written:{never}"
+    return (
+        f"qwen: sent {shown} as written: {{…}} fills in names, attributes, indexes and literals, "
+        f"and runs no calls or operators unless you {OPT_IN}.{never}"
+    )

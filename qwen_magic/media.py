@@ -88,12 +88,13 @@ def load_media(
     videos: list[str],
     inline: list[tuple[int, str, Any]],
     namespace: dict[str, Any],
+    calls: bool = False,
 ) -> list[Media]:
     """Every ``-i``, ``--video`` and image-valued ``{name}`` of one call, in that order (the
-    work is in ``media_sources``: it imports Pillow)."""
+    work is in ``media_sources``: it imports Pillow). ``calls``: ``-i {expr}`` may run code."""
     from .media_sources import load_media as load
 
-    return load(images, videos, inline, namespace)
+    return load(images, videos, inline, namespace, calls)
 
 
 def is_inline_image(value: Any) -> bool:

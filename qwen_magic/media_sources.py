@@ -54,13 +54,15 @@ def load_media(
     videos: list[str],
     inline: list[tuple[int, str, Any]],
     namespace: dict[str, Any],
+    calls: bool = False,
 ) -> list[Media]:
-    """Every ``-i``, ``--video`` and image-valued ``{name}`` of one call, in that order."""
+    """Every ``-i``, ``--video`` and image-valued ``{name}`` of one call, in that order.
+    ``calls``: a ``{expr}`` source may run code (the interpolation opt-in)."""
     media: list[Media] = []
     for source in images:
-        media.extend(_images(source, namespace))
+        media.extend(_images(source, namespace, calls))
     for source in videos:
-        media.extend(_videos(source, namespace))
+        media.extend(_videos(source, namespace, calls))
     for at, source, value in inline:
         for item in _images_of_value(value, source, f"{source} in the prompt"):
             item.at = at
@@ -68,11 +70,11 @@ def load_media(
     return media
 
 
-def _images(source: str, namespace: dict[str, Any]) -> list[Media]:
+def _images(source: str, namespace: dict[str, Any], calls: bool) -> list[Media]:
     source = source.strip()
     where = f"-i {source}"
     if _is_reference(source):
-        return _images_of_value(_evaluate(source, namespace, where), source, where)
+        return _images_of_value(_evaluate(source, namespace, where, calls), source, where)
     return _images_of_text(source, source, where)
 
 
@@ -150,12 +152,12 @@ def _encoded(image: Any, data: bytes | None, label: str, max_side: int | None = 
 
 
 # -- video -------------------------------------------------------------------------------------
-def _videos(source: str, namespace: dict[str, Any]) -> list[Media]:
+def _videos(source: str, namespace: dict[str, Any], calls: bool) -> list[Media]:
     source = source.strip()
     where = f"--video {source}"
     if not _is_reference(source):
         return _videos_of_text(source, source, where)
-    value = _evaluate(source, namespace, where)
+    value = _evaluate(source, namespace, where, calls)
     if isinstance(value, (str, Path)):
         return _videos_of_text(str(value), str(value), where)
     if isinstance(value, (bytes, bytearray, memoryview)):
@@ -312,7 +314,11 @@ def _is_reference(source: str) -> bool:
     return len(source) > 2 and source.startswith("{") and source.endswith("}")
 
 
-def _evaluate(source: str, namespace: dict[str, Any], where: str) -> Any:
+def _evaluate(source: str, namespace: dict[str, Any], where: str, calls: bool) -> Any:
+    """``{expr}`` in ``-i``/``--video``: the prompt's rule (it reads data; with the opt-in it
+    may run code, but never exit/quit)."""
+    from .interpolate import OPT_IN, may_run
+
     expression = source[1:-1].strip()
     try:
         tree = ast.parse(expression, mode="eval")
@@ -320,18 +326,30 @@ def _evaluate(source: str, namespace: dict[str, Any], where: str) -> Any:
         raise usage_error(
             where, "is not a Python name or expression", "write e.g. {img}."
         ) from None
-    try:
-        return eval(compile(tree, "<media>", "eval"), namespace)  # noqa: S307 - user's own code
-    except NameError as exc:
+    if not may_run(tree, calls):
+        if calls:
+            raise usage_error(where, "calls exit() or quit()", "remove it.")
         raise usage_error(
             where,
-            f"names {getattr(exc, 'name', None) or expression!r}, which is not defined",
-            "define it in a cell above.",
-        ) from None
-    except Exception as exc:
+            "runs code (a call or an operator) where a variable is read",
+            f"assign it to a variable in a cell above and pass {{name}}, or {OPT_IN}.",
+        )
+    names = {n.id for n in ast.walk(tree) if isinstance(n, ast.Name)}
+    missing = sorted(names - namespace.keys())
+    if missing and not calls:  # data: the user's variables, not Python's builtins
+        raise _undefined(where, missing[0])
+    try:
+        return eval(compile(tree, "<media>", "eval"), namespace)  # noqa: S307 - checked above
+    except NameError as exc:
+        raise _undefined(where, getattr(exc, "name", None) or expression) from None
+    except (Exception, SystemExit) as exc:
         raise usage_error(
             where, f"could not be evaluated ({type(exc).__name__}: {exc})", ""
         ) from None
+
+
+def _undefined(where: str, name: str) -> QwenUsageError:
+    return usage_error(where, f"names {name!r}, which is not defined", "define it in a cell above.")
 
 
 def _expand(text: str, where: str) -> list[Path]:

@@ -394,3 +394,27 @@ def test_a_saved_notebook_keeps_small_thumbnails_only(emulator, tmp_path, monkey
     first, answer, again = emulator.last.messages[-3:]
     assert len(first["content"]) == 3 and first["content"][2]["text"] == "What changed?"
     assert again["content"] == "And in the second image?"
+
+
+# -- {expr} in -i/--video reads data; code runs only with the opt-in ----------------------------
+def test_media_expressions_read_data_and_run_code_only_with_eval(ip, magics, emulator) -> None:
+    calls = []
+
+    def make() -> Image.Image:
+        calls.append(1)
+        return Image.new("RGB", (30, 30), "green")
+
+    ip.user_ns.update(make=make, pics={"a": [Image.new("RGB", (30, 30))] * 2})
+    with pytest.raises(UsageError, match=r"-i \{make\(\)\} runs code .* pass --eval"):
+        ip.run_cell_magic("qwen", "-i {make()}", "What is this?")
+    with pytest.raises(UsageError, match=r"-i \{__import__\('os'\)\.getcwd\(\)\} runs code"):
+        ip.run_cell_magic("qwen", "-i \"{__import__('os').getcwd()}\"", "What is this?")
+    with pytest.raises(UsageError, match=r"--video \{exit\(\)\} calls exit\(\) or quit\(\)"):
+        ip.run_cell_magic("qwen", "--eval --video {exit()}", "What is this?")
+    assert calls == [] and emulator.requests == [] and ip.exit_now is False
+
+    magics.display = "none"
+    run(ip, "-i \"{pics['a'][0]}\" -i \"{pics['a'][1:]}\"")
+    assert len(user_content(emulator)) == 3  # two images and the text
+    run(ip, "--eval -i {make()}")
+    assert calls == [1] and len(emulator.requests) == 2
