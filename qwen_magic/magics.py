@@ -5,7 +5,7 @@ Nothing here imports an SDK: ``%load_ext qwen_magic`` stays fast.
 
 from __future__ import annotations
 
-import keyword
+import asyncio
 import shlex
 import sys
 from dataclasses import dataclass
@@ -19,11 +19,12 @@ from IPython.core.magic import (
     no_var_expand,
 )
 from IPython.core.magic_arguments import argument, magic_arguments
-from traitlets import Bool, Enum, Float, Int, Unicode
+from traitlets import Bool, Enum, Float, Int, TraitError, Unicode, validate
 
 from .chats import Chat, ChatBook
+from .checks import TRAIT_CHECKS, check_options, check_out_name
 from .cmdline import split_options
-from .errors import QwenUsageError
+from .errors import QwenUsageError, ServiceError
 from .request import APIS, FORMATS, PRESETS, Request, Result
 from .settings import DISPLAYS, build_request
 from .usage import UsageBook
@@ -117,6 +118,14 @@ def _qwen_options(func):
             action="store_true",
             help="Send the prompt exactly as written: no {name} filling.",
         ),
+        argument(
+            "--eval",
+            dest="interpolate_calls",
+            action="store_const",
+            const=True,
+            help="Let {expr} (and -i {expr}) run calls and operators, e.g. {len(df)}: your code "
+            "runs. Without it {...} only reads names, attributes, indexes and literals.",
+        ),
     ]
     for option in reversed(options):
         func = option(func)
@@ -168,8 +177,39 @@ class QwenMagics(Magics):
     max_retries = Int(2, help="Retries before the first token (429, 5xx, network).").tag(
         config=True
     )
+    deadline = Float(
+        300.0,
+        allow_none=True,
+        help="Seconds a call may wait for its answer to begin, retries included (None: no limit).",
+    ).tag(config=True)
     concurrency = Int(4, help="Parallel requests for batch runs.").tag(config=True)
     debug = Bool(False, help="Show tracebacks of internal errors.").tag(config=True)
+    interpolate_calls = Bool(
+        False,
+        help="Let {expr} in prompts (and -i {expr}) run calls and operators; off: {...} only "
+        "reads names, attributes, indexes and literals. exit()/quit() never run.",
+    ).tag(config=True)
+
+    # Every trait is checked on assignment: `%config` with a bad value fails there and then,
+    # and the value is not kept (see _refused).
+    @validate(
+        "update_interval", "timeout", "max_retries", "concurrency", "thinking_budget", "model",
+        "region", "base_url", "workspace", "api_key_env",
+    )  # fmt: skip
+    def _validate(self, proposal: Any) -> Any:
+        name, value = proposal["trait"].name, proposal["value"]
+        try:
+            return TRAIT_CHECKS[name](self, value)
+        except TraitError as exc:
+            raise self._refused(name, str(exc)) from None
+
+    def _refused(self, name: str, message: str) -> TraitError:
+        """A refused value is dropped from the shell's configuration too: ``%config`` merges
+        it there first, and the extension would otherwise fail to load again with it."""
+        section = getattr(self.shell, "config", {}).get(type(self).__name__)
+        if section is not None and name in section:
+            del section[name]
+        return TraitError(message)
 
     def __init__(self, shell: Any = None, **kwargs: Any) -> None:
         super().__init__(shell=shell, **kwargs)
@@ -262,7 +302,6 @@ class QwenMagics(Magics):
         call = self._prepare(line, cell)
         result = self._execute(call.request, call.display)
         self._conclude(call, result)
-        self._warn_if_hidden(call, result)
 
     async def qwen_async(self, line: str, cell: str | None) -> None:
         """``%%qwen`` as a coroutine on the kernel's loop (see ``kernel.py``): Stop works."""
@@ -270,28 +309,42 @@ class QwenMagics(Magics):
 
         call = self._prepare(line, cell)
         renderer = self._renderer(call.display, stoppable=True)
-        result = await execute_async(call.request, renderer, self.update_interval)
+        try:
+            result = await execute_async(call.request, renderer, self.update_interval)
+        except (KeyboardInterrupt, asyncio.CancelledError):  # an interrupt the runner missed
+            task = asyncio.current_task()
+            if task is not None and hasattr(task, "uncancel"):
+                task.uncancel()
+            result = _fallback(call.request, renderer, None)
+        except Exception as exc:  # a bug: this cell still gets its Result, with the error
+            result = _fallback(call.request, renderer, exc)
         self._after(result)
         self._conclude(call, result)
-        self._warn_if_hidden(call, result)
 
     def _prepare(self, line: str, cell: str | None) -> Call:
         """Parse and validate everything, before any request."""
         args, prompt = self._parse(line, cell)
         out = args.out
-        if out is not None and not (out.isidentifier() and not keyword.iskeyword(out)):
-            raise QwenUsageError(f"-o/--out needs a Python variable name; {out!r} is not one.")
+        if out is not None:
+            check_out_name(out, self.shell)
+        options = vars(args)
+        check_options(options)
         namespace = self.shell.user_ns if self.shell else {}
+        calls = bool(args.interpolate_calls or self.interpolate_calls)
         inline: list[Any] = []
         if not args.raw:
-            from .interpolate import interpolate_with_media
+            from .interpolate import interpolate_with_media, kept_note
 
-            prompt, inline = interpolate_with_media(prompt, namespace)
-        options = vars(args)
+            filled = interpolate_with_media(prompt, namespace, calls=calls)
+            prompt, inline = filled.text, filled.media
+            if filled.kept:
+                print(kept_note(filled.kept, calls), file=sys.stderr)
         if args.image or args.video or inline:
             from .media import load_media
 
-            options["media"] = load_media(args.image or [], args.video or [], inline, namespace)
+            options["media"] = load_media(
+                args.image or [], args.video or [], inline, namespace, calls
+            )
         chat, cell_id, execution = None, None, None
         if args.chat:
             from .kernel import current_cell_id, current_execution
@@ -319,7 +372,10 @@ class QwenMagics(Magics):
             print(f"qwen: {error.summary()}. Fix: {error.hint}", file=sys.stderr)
 
     def _conclude(self, call: Call, result: Result) -> None:
-        """Record the chat turn, put code in the next cell, store the Result."""
+        """Store the Result (first: whatever fails next, ``_qwen`` is this cell's), record the
+        chat turn, put code in the next cell, and make sure a hidden failure is noticed."""
+        self._store(result, call.out)
+        self._warn_if_hidden(call, result)
         if call.chat is not None and result.ok:
             from .chats import Turn
             from .messages import user_message
@@ -341,7 +397,6 @@ class QwenMagics(Magics):
             code = code_cell(result.text)
             if code:
                 self.shell.set_next_input(code, replace=False)
-        self._store(result, call.out)
 
     def _parse(self, line: str, cell: str | None) -> tuple[Any, str]:
         option_text, rest = split_options(line, self.qwen.parser)
@@ -368,10 +423,18 @@ class QwenMagics(Magics):
 
         return LiveRenderer(stoppable=stoppable)
 
-    def _execute(self, request: Any, display: str) -> Result:
+    def _execute(self, request: Request, display: str) -> Result:
+        """Run synchronously. Never raises: Ctrl-C keeps the partial answer (the runner stops
+        the stream), and a bug becomes a Result carrying an internal error."""
         from .runner import execute
 
-        result = execute(request, self._renderer(display), self.update_interval)
+        renderer = self._renderer(display)
+        try:
+            result = execute(request, renderer, self.update_interval)
+        except KeyboardInterrupt:  # one that arrived outside the runner's own handler
+            result = _fallback(request, renderer, None)
+        except Exception as exc:
+            result = _fallback(request, renderer, exc)
         self._after(result)
         return result
 
@@ -411,6 +474,38 @@ class QwenMagics(Magics):
         from . import commands
 
         return commands.run(self, line)
+
+
+def _fallback(request: Request, renderer: Any, exc: Exception | None) -> Result:
+    """The Result of a run the runner could not finish itself: an interrupt that arrived
+    outside its handler (``exc`` None) or a bug. The live view is replaced as usual."""
+    from .keys import redact
+
+    error = None
+    if exc is not None:
+        import traceback
+
+        text = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
+        error = ServiceError("internal", redact(f"{type(exc).__name__}: {exc}"))
+        error.context["traceback"] = redact(text)
+        error.hint = (
+            "this is a bug in qwen_magic: please report it (`%qwencmd debug on` shows more)."
+        )
+    result = Result(
+        model=request.model,
+        api=request.api,
+        region=request.region,
+        interrupted=exc is None,
+        error=error,
+        format=request.format,
+        media=request.media,
+    )
+    try:
+        renderer.finish(result)
+    except Exception:  # the renderer may be what broke: say it on stderr instead
+        summary = error.summary() if error is not None else "Interrupted: no answer was kept."
+        print(f"qwen: {summary}", file=sys.stderr)
+    return result
 
 
 def _is_terminal(shell: Any) -> bool:

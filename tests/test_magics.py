@@ -107,8 +107,39 @@ def test_config_traits_are_the_defaults(ip, magics, emulator) -> None:
 def test_interpolates_user_variables(ip, emulator) -> None:
     ip.user_ns["city"] = "Hangzhou"
     ip.user_ns["nums"] = [3, 4]
-    run_cell(ip, "", "Tell me about {city} and {nums[1] * 2}; keep {{braces}}.")
-    assert emulator.last.messages[-1]["content"] == "Tell me about Hangzhou and 8; keep {braces}."
+    run_cell(ip, "", "Tell me about {city} and {nums[1]}; keep {{braces}}.")
+    assert emulator.last.messages[-1]["content"] == "Tell me about Hangzhou and 4; keep {braces}."
+
+
+def test_a_call_in_a_prompt_is_sent_as_written_and_the_kernel_survives(ip, emulator) -> None:
+    """The issue's reproduction: `{exit()}` used to end the kernel."""
+    with capture_output() as cap:
+        ip.run_line_magic("qwen", "What does {exit()} do in Python?")
+    assert ip.exit_now is False
+    assert emulator.last.messages[-1]["content"] == "What does {exit()} do in Python?"
+    assert "qwen: sent {exit()} as written" in cap.stderr
+    assert "exit() and quit() never run from a prompt" in cap.stderr
+
+
+def test_no_shell_command_runs_from_a_prompt(ip, emulator, tmp_path, monkeypatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    prompt = "Explain {__import__('os').system('touch pwned')} please."
+    with capture_output() as cap:
+        ip.run_cell_magic("qwen", "", prompt)
+    assert not (tmp_path / "pwned").exists()
+    assert emulator.last.messages[-1]["content"] == prompt
+    assert "--eval" in cap.stderr and "interpolate_calls" in cap.stderr
+
+
+def test_calls_run_only_with_the_opt_in_and_exit_never(ip, magics, emulator) -> None:
+    ip.user_ns["nums"] = [3, 4]
+    run_cell(ip, "--eval", "{len(nums)} numbers, doubled {nums[1] * 2}.")
+    assert emulator.last.messages[-1]["content"] == "2 numbers, doubled 8."
+    magics.interpolate_calls = True  # the same, for every cell
+    with capture_output() as cap:
+        ip.run_cell_magic("qwen", "", "{max(nums)}; {quit()}")
+    assert emulator.last.messages[-1]["content"] == "4; {quit()}"
+    assert ip.exit_now is False and "never run" in cap.stderr
 
 
 def test_display_final_publishes_exactly_one_static_output(ip, magics, emulator) -> None:
@@ -184,6 +215,26 @@ def test_widgets_are_closed_after_the_answer(ip, emulator) -> None:
         ("--api soap", "invalid choice: 'soap'"),
         ("-m qwen-plus,qwen-max", "in its own cell"),
         ("-o 1x", "-o/--out needs a Python variable name"),
+        ("-o get_ipython", "-o get_ipython would replace IPython's own 'get_ipython'"),
+        ("-o exit", "would replace IPython's own 'exit'"),
+        ("-o quit", "would replace IPython's own"),
+        ("-o In", "would replace IPython's own 'In'"),
+        ("-o Out", "would replace IPython's own 'Out'"),
+        ("-o _", "would replace IPython's own '_'"),
+        ("-o __", "would replace IPython's own"),
+        ("-o _i", "would replace IPython's own"),
+        ("-o _ih", "would replace IPython's own"),
+        ("-o _oh", "would replace IPython's own"),
+        ("-o _i3", "would replace IPython's own '_i3'"),
+        ("-o _12", "would replace IPython's own '_12'"),
+        ("-o __name__", "would replace IPython's own"),
+        ("-o print", "-o print would hide Python's built-in 'print'"),
+        ("-o len", "would hide Python's built-in 'len'"),
+        ("-m ''", "-m/--model is empty"),
+        ("-m ' '", "-m/--model is empty"),
+        ("--base-url ''", "--base-url is empty"),
+        ("--stop ''", "--stop needs a non-empty stop sequence"),
+        ("--thinking-budget 0", "--thinking-budget must be at least 1"),
         ("-m qwq-plus --no-think", "always thinks"),
         ("-m qwen3-32b --think --no-stream", "can only think while streaming"),
     ],
@@ -257,3 +308,114 @@ def test_quiet_still_reports_a_failure_on_stderr(ip, magics, emulator) -> None:
     assert cap.outputs == [] and cap.stdout == ""
     assert "qwen: The service answered with an error (HTTP 401)" in cap.stderr
     assert "keys are per region" in cap.stderr
+
+
+def test_out_may_name_underscore_qwen(ip, emulator) -> None:
+    run_cell(ip, "-o _qwen", "Hi")
+    assert ip.user_ns["_qwen"].text == "Echo: Hi"
+
+
+# -- every trait is checked when it is set ----------------------------------------------------
+@pytest.mark.parametrize(
+    ("assignment", "message"),
+    [
+        ("timeout = 0", "QwenMagics.timeout must be more than 0 (seconds to wait"),
+        ("timeout = float('nan')", "QwenMagics.timeout must be more than 0"),
+        ("max_retries = -1", "QwenMagics.max_retries must be between 0 and 10"),
+        ("concurrency = 0", "QwenMagics.concurrency must be between 1 and 64"),
+        ("update_interval = 0", "QwenMagics.update_interval must be between 0.02 and 60"),
+        ("thinking_budget = 0", "QwenMagics.thinking_budget must be at least 1"),
+        ("model = ''", "QwenMagics.model needs a model name"),
+        ("region = 'mars'", "QwenMagics.region = 'mars' is not a region: use one of sg, us"),
+        ("base_url = 'ftp://example.com'", "QwenMagics.base_url 'ftp://example.com' is refused"),
+        ("workspace = 'ws.evil.com'", "is not a Model Studio workspace id"),
+        ("api_key_env = 'sk-123'", "is not an environment variable name"),
+    ],
+)
+def test_a_bad_config_value_is_refused_at_config_time(ip, magics, caplog, assignment, message):
+    name = assignment.split(" ")[0]
+    before = getattr(magics, name)
+    ip.run_line_magic("config", f"QwenMagics.{assignment}")
+    assert message in caplog.text  # %config shows it at once, as one line
+    assert getattr(magics, name) == before  # and the setting is unchanged
+    assert name not in ip.config.get("QwenMagics", {})  # nor kept for the next load
+    ip.run_line_magic("unload_ext", "qwen_magic")
+    ip.run_line_magic("load_ext", "qwen_magic")  # the extension still loads
+
+
+def test_good_config_values_are_taken(ip, magics) -> None:
+    ip.run_line_magic("config", "QwenMagics.timeout = 5")
+    ip.run_line_magic("config", "QwenMagics.base_url = 'http://localhost:11434/v1/'")
+    ip.run_line_magic("config", "QwenMagics.thinking_budget = None")
+    assert (magics.timeout, magics.base_url, magics.thinking_budget) == (
+        5.0,
+        "http://localhost:11434/v1",
+        None,
+    )
+    ip.run_line_magic("config", "QwenMagics.base_url = ''")  # clears it
+    assert magics.base_url is None
+
+
+def test_a_bad_value_in_the_configuration_file_is_a_clear_error_at_load(shell) -> None:
+    from traitlets import TraitError
+
+    shell.config.QwenMagics.max_retries = -1
+    try:
+        with pytest.raises(TraitError, match="QwenMagics.max_retries must be between 0 and 10"):
+            shell.run_line_magic("load_ext", "qwen_magic")
+    finally:
+        shell.config.pop("QwenMagics", None)
+        shell.run_line_magic("unload_ext", "qwen_magic")
+
+
+# -- _qwen and -o always hold this cell's Result ----------------------------------------------
+def test_a_failed_cell_still_replaces_underscore_qwen(ip, magics, emulator) -> None:
+    run_cell(ip, "-o r", "first")
+    magics.max_retries = 0
+    emulator.queue(Reply(fault="http_500"))
+    run_cell(ip, "-o r", "second")
+    result = ip.user_ns["_qwen"]
+    assert result is ip.user_ns["r"] and result.error is not None and result.error.status == 500
+    assert result.messages[-1]["content"] == "second"
+
+
+def test_a_runner_bug_still_stores_a_result_and_replaces_the_live_view(ip, monkeypatch) -> None:
+    import qwen_magic.runner
+
+    def broken(request, renderer, interval):
+        renderer.start(request, lambda: None)
+        raise TypeError("unsupported operand type(s) for +: 'int' and 'str'")
+
+    monkeypatch.setattr(qwen_magic.runner, "execute", broken)
+    ip.user_ns["_qwen"] = "stale"
+    cap = run_cell(ip, "-o r", "Hi")
+    result = ip.user_ns["_qwen"]
+    assert isinstance(result, Result) and ip.user_ns["r"] is result
+    assert result.error.kind == "internal" and "TypeError" in result.error.message
+    assert "text/markdown" in cap.outputs[-1].data  # the static output, not a live view
+    assert "Something went wrong inside qwen_magic" in cap.outputs[-1].data["text/markdown"]
+
+
+def test_an_interrupt_outside_the_runner_still_stores_a_result(ip, monkeypatch) -> None:
+    import qwen_magic.runner
+
+    def interrupted(request, renderer, interval):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(qwen_magic.runner, "execute", interrupted)
+    run_cell(ip, "-o r", "Hi")  # absorbed: the cell ends normally
+    assert ip.user_ns["r"].interrupted and ip.user_ns["r"] is ip.user_ns["_qwen"]
+
+
+def test_the_coroutine_path_stores_a_result_when_the_runner_breaks(ip, magics, monkeypatch):
+    import asyncio
+
+    import qwen_magic.runner
+
+    async def broken(request, renderer, interval):
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(qwen_magic.runner, "execute_async", broken)
+    with capture_output():
+        asyncio.run(magics.qwen_async("-o r -q", "Hi"))
+    assert ip.user_ns["r"].error.kind == "internal" and ip.user_ns["r"] is ip.user_ns["_qwen"]
