@@ -45,6 +45,16 @@ def _magics() -> Any:
     return QwenMagics(shell=None)
 
 
+class Interrupted(KeyboardInterrupt):
+    """Ctrl-C (or the kernel's interrupt) stopped ``ask()``. A library call is not a cell: the
+    interrupt goes on to the caller (a loop of calls stops at once), and the partial Result
+    goes with it, as ``.result`` (and in ``_qwen`` inside IPython)."""
+
+    def __init__(self, result: Result) -> None:
+        super().__init__("ask() was interrupted; the partial Result is this exception's .result")
+        self.result = result
+
+
 def ask(prompt: str, **options: Any) -> Result:
     unknown = set(options) - OPTIONS
     if unknown:
@@ -52,9 +62,12 @@ def ask(prompt: str, **options: Any) -> Result:
             f"ask() got unknown option(s) {', '.join(sorted(unknown))}; "
             f"known: {', '.join(sorted(OPTIONS))}."
         )
+    from .checks import check_options
+
     magics = _magics()
     if isinstance(options.get("stop"), str):
         options["stop"] = [options["stop"]]
+    check_options(options)
     namespace: dict[str, Any] = {}
     images = _sources(options.pop("image", None), "image", namespace)
     videos = _sources(options.pop("video", None), "video", namespace)
@@ -64,7 +77,12 @@ def ask(prompt: str, **options: Any) -> Result:
         options["media"] = load_media(images, videos, [], namespace)
     request = magics_request(magics, prompt, options)
     display = "none" if options.get("quiet") else options.get("display") or magics.display
-    return magics._execute(request, display)
+    # Synchronous and without a Stop button: only an interrupt can stop this run early.
+    result = magics._execute(request, display)
+    magics._store(result, None)  # _qwen: the last Result, whichever way it was asked
+    if result.interrupted:
+        raise Interrupted(result)
+    return result
 
 
 def magics_request(magics: Any, prompt: str, options: dict[str, Any]) -> Any:

@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import _thread
 import subprocess
 import sys
+import threading
+import time
 
 import pytest
 from IPython.core.error import UsageError
+from IPython.utils.capture import capture_output
 
 import qwen_magic
+import qwen_magic.api
 from qwen_magic.testing import Reply
 
 SCRIPT = r"""
@@ -73,3 +78,58 @@ def test_ask_json_and_prefix(ip, emulator) -> None:
     assert qwen_magic.ask("Count as JSON.", json=True, display="none").data == {"n": 3}
     r = qwen_magic.ask("Go on.", prefix="Once", display="none")
     assert r.text == "Once (continued)"
+
+
+# -- an interrupt stops a loop of ask() calls at once; the magic absorbs it ---------------------
+SLOW = "one two three four five six seven eight nine ten " * 4  # 40 frames, 2 s at least
+
+
+def interrupt_when_asked(emulator, count: int = 1) -> threading.Thread:
+    """Ctrl-C in the main thread once the emulator has received ``count`` requests (and a few
+    frames have gone out): what the kernel's interrupt does, with no timing in the test."""
+
+    def fire() -> None:
+        while len(emulator.requests) < count:
+            time.sleep(0.01)
+        time.sleep(0.2)
+        _thread.interrupt_main()
+
+    thread = threading.Thread(target=fire, daemon=True)
+    thread.start()
+    return thread
+
+
+def test_ask_reraises_an_interrupt_with_the_partial_result(ip, emulator) -> None:
+    for _ in range(5):
+        emulator.queue(Reply(text=SLOW, chunks=40, delay=0.05))
+    ip.user_ns["_qwen"] = "stale"
+    thread = interrupt_when_asked(emulator)
+    with pytest.raises(KeyboardInterrupt) as info:
+        for n in range(5):
+            qwen_magic.ask(f"Question {n}", display="none")
+    thread.join()
+    assert len(emulator.requests) == 1  # one interrupt stopped the whole loop
+    assert isinstance(info.value, qwen_magic.api.Interrupted)
+    partial = info.value.result
+    assert partial.interrupted and SLOW.startswith(partial.text) and partial.text != SLOW
+    assert ip.user_ns["_qwen"] is partial  # recorded where the magic records it
+
+
+def test_the_magic_absorbs_the_same_interrupt(ip, emulator) -> None:
+    emulator.queue(Reply(text=SLOW, chunks=40, delay=0.05))
+    thread = interrupt_when_asked(emulator)
+    with capture_output():
+        ip.run_line_magic("qwen", "-o r Tell me slowly.")  # returns: the cell ends normally
+    thread.join()
+    assert ip.user_ns["r"].interrupted and SLOW.startswith(ip.user_ns["r"].text)
+
+
+def test_ask_refuses_an_empty_model_before_any_request(ip, emulator) -> None:
+    with pytest.raises(UsageError, match="-m/--model is empty"):
+        qwen_magic.ask("Hi", model="", display="none")
+    assert emulator.requests == []
+
+
+def test_ask_stores_its_result_in_underscore_qwen(ip, emulator) -> None:
+    r = qwen_magic.ask("Hi", display="none")
+    assert ip.user_ns["_qwen"] is r and r.text == "Echo: Hi"
