@@ -81,20 +81,21 @@ class Chat:
         }
 
     @classmethod
-    def from_json(cls, data: dict[str, Any], name: str) -> Chat:
-        if data.get("format") != FORMAT:
+    def from_json(cls, data: Any, name: str) -> Chat:
+        """A chat from its saved JSON, every field's type checked first (``chatfile``)."""
+        from .chatfile import SAVE_AGAIN, Damaged, check_chat
+
+        if not isinstance(data, dict) or data.get("format") != FORMAT:
             raise QwenUsageError(
                 f'That file is not a qwen_magic chat (no "format": "{FORMAT}"): save one '
                 "with `%qwencmd save NAME PATH`."
             )
-        known = {f.name for f in fields(Turn)}
         try:
-            turns = [Turn(**{k: v for k, v in t.items() if k in known}) for t in data["turns"]]
-        except (KeyError, TypeError, AttributeError) as exc:
-            raise QwenUsageError(
-                f"That chat file is damaged ({type(exc).__name__}: {exc}): save it again with "
-                "`%qwencmd save NAME PATH`."
-            ) from None
+            check_chat(data)
+        except Damaged as exc:
+            raise QwenUsageError(f"That chat file is damaged: {exc}; {SAVE_AGAIN}.") from None
+        known = {f.name for f in fields(Turn)}
+        turns = [Turn(**{k: v for k, v in t.items() if k in known}) for t in data["turns"]]
         return cls(name=name, system=data.get("system"), turns=turns)
 
     def _repr_markdown_(self) -> str:
@@ -155,24 +156,19 @@ class ChatBook:
             self.get(name)
             del self.chats[name]
 
-    def save(self, name: str, path: str) -> Path:
+    def save(self, name: str, path: str, *, force: bool = False) -> Path:
+        """Write the chat as JSON; an existing file that is not one of our chats is replaced
+        only with ``force``."""
+        from .chatfile import write_chat
+
         target = Path(path).expanduser()
         text = json.dumps(self.get(name).to_json(), ensure_ascii=False, indent=1)
-        try:
-            target.write_text(text)
-        except OSError as exc:
-            raise QwenUsageError(
-                f"Could not save the chat to {str(target)!r}: {exc.strerror or exc}. Check the "
-                "folder exists and is writable."
-            ) from None
+        write_chat(target, text, force=force)
         return target
 
     def load(self, name: str, path: str) -> Chat:
-        source = Path(path).expanduser()
-        try:
-            data = json.loads(source.read_text())
-        except (OSError, ValueError) as exc:
-            raise QwenUsageError(f"Could not read the chat file {str(source)!r}: {exc}.") from None
-        chat = Chat.from_json(data, name)
+        from .chatfile import read_chat
+
+        chat = Chat.from_json(read_chat(Path(path).expanduser()), name)
         self.chats[name] = chat
         return chat

@@ -166,10 +166,14 @@ def cmd_reset(magics: QwenMagics, rest: list[str]) -> None:
 
 
 def cmd_save(magics: QwenMagics, rest: list[str]) -> None:
-    if len(rest) != 2:
-        raise QwenUsageError("Use `%qwencmd save NAME PATH`.")
-    path = magics.chats.save(*rest)
-    print(f"Chat {rest[0]!r} saved to {path} (the API key is never saved).")
+    force = "--force" in rest
+    args = [word for word in rest if word != "--force"]
+    if len(args) != 2:
+        raise QwenUsageError(
+            "Use `%qwencmd save NAME PATH` (add --force to replace a file that is not a chat)."
+        )
+    path = magics.chats.save(*args, force=force)
+    print(f"Chat {args[0]!r} saved to {path} (the API key is never saved).")
 
 
 def cmd_load(magics: QwenMagics, rest: list[str]) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 
 import pytest
 from IPython.core.error import UsageError
@@ -203,3 +204,111 @@ def test_damaged_chat_files_and_bad_paths_are_usage_errors(ip, magics, tmp_path)
     bad.write_text('{"format": "qwen_magic.chat", "turns": [{"answer": "no user"}]}')
     with pytest.raises(UsageError, match="damaged"):
         ip.run_line_magic("qwencmd", f"load d2 {bad}")
+
+
+# -- chat files: every field checked on load, bounded reads, no clobbering on save --------------
+def chat_file(tmp_path, **changes) -> str:
+    """A valid saved chat with ``changes`` applied (``turn`` / ``user`` / ``part`` patch the
+    first turn, its user message and its first content part)."""
+    part = {"type": "image_url", "image_url": {"url": "data:image/png;base64,AAAA"}}
+    part.update(changes.pop("part", {}))
+    user = {"role": "user", "content": [part, {"type": "text", "text": "What is it?"}]}
+    user.update(changes.pop("user", {}))
+    turn = {"user": user, "answer": "A cat.", "reasoning": "", "cell_id": None, "model": "m"}
+    turn["usage"] = {"input_tokens": 3, "output_tokens": 2, "reasoning_tokens": None}
+    turn.update(changes.pop("turn", {}))
+    data = {"format": "qwen_magic.chat", "version": 1, "name": "c", "system": None}
+    data["turns"] = [turn]
+    data.update(changes)
+    path = tmp_path / "chat.json"
+    path.write_text(json.dumps(data))
+    return str(path)
+
+
+def test_a_valid_chat_file_loads_and_continues(ip, magics, emulator, tmp_path) -> None:
+    with capture_output():
+        ip.run_line_magic("qwencmd", f"load c {chat_file(tmp_path)}")
+    ask(ip, "-c c", "And now?", None)
+    sent = emulator.last.messages
+    assert [m["role"] for m in sent] == ["user", "assistant", "user"]
+    assert sent[0]["content"][1] == {"type": "text", "text": "What is it?"}
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({"turns": "x"}, "turns must be a list (it is text)"),
+        ({"turns": [5]}, "turns[0] must be an object (it is a number 5)"),
+        ({"system": 1}, "system must be text or null (it is a number 1)"),
+        ({"version": "1"}, "version must be a whole number (it is text)"),
+        ({"version": 2}, "saved by a newer qwen_magic (format version 2"),
+        ({"turn": {"answer": 5}}, "turns[0].answer must be text (it is a number 5)"),
+        ({"turn": {"answer": None}}, "turns[0].answer must be text (it is null)"),
+        ({"turn": {"reasoning": ["x"]}}, "turns[0].reasoning must be text (it is a list)"),
+        ({"turn": {"cell_id": 3}}, "turns[0].cell_id must be text or null"),
+        ({"turn": {"usage": [1]}}, "turns[0].usage must be an object"),
+        ({"turn": {"usage": {"input_tokens": "12"}}}, "usage.input_tokens must be a whole"),
+        ({"turn": {"usage": {"input_tokens": True}}}, "usage.input_tokens must be a whole"),
+        ({"user": {"content": 123}}, "user.content must be text or a list (it is a number 123)"),
+        ({"user": {"role": "system"}}, "turns[0].user.role must be 'user' (it is 'system')"),
+        ({"user": {"tool_calls": []}}, "turns[0].user has a field we never save: 'tool_calls'"),
+        ({"part": {"type": "audio"}}, "content[0] is not a text, image or video part"),
+        ({"part": {"image_url": {"url": 5}}}, "content[0].image_url.url must be text"),
+        ({"part": {"image_url": "x"}}, "content[0].image_url must be an object (it is text)"),
+        ({"part": {"image_url": {"url": "x", "detail": "high"}}}, "must hold only a url"),
+    ],
+)
+def test_a_chat_file_with_wrong_types_is_refused_on_load(ip, tmp_path, changes, message):
+    with pytest.raises(UsageError) as info:
+        ip.run_line_magic("qwencmd", f"load c {chat_file(tmp_path, **changes)}")
+    assert message in str(info.value) and "is damaged" in str(info.value)
+    assert "save it again" in str(info.value)
+
+
+def test_a_deeply_nested_chat_file_is_a_clear_error(ip, tmp_path) -> None:
+    path = tmp_path / "deep.json"
+    path.write_text('{"format": "qwen_magic.chat", "turns": ' + "[" * 200_000 + "]" * 200_000 + "}")
+    with pytest.raises(UsageError, match="nested too deeply to be a qwen_magic chat"):
+        ip.run_line_magic("qwencmd", f"load c {path}")
+    path.write_text('{"format": "qwen_magic.chat", "turns": [' + "[" * 500 + "]" * 500 + "]}")
+    with pytest.raises(UsageError, match=r"turns\[0\] must be an object \(it is a list\)"):
+        ip.run_line_magic("qwencmd", f"load c {path}")
+
+
+@pytest.mark.timeout(10)
+def test_a_chat_file_is_read_only_if_it_is_a_small_regular_file(ip, tmp_path) -> None:
+    os.mkfifo(tmp_path / "pipe.json")
+    with pytest.raises(UsageError, match="is a named pipe \\(FIFO\\), not a regular file"):
+        ip.run_line_magic("qwencmd", f"load c {tmp_path / 'pipe.json'}")
+    with pytest.raises(UsageError, match="is a device, not a regular file"):
+        ip.run_line_magic("qwencmd", "load c /dev/zero")
+    with open(tmp_path / "huge.json", "wb") as file:
+        file.truncate(300 * 1_048_576)
+    with pytest.raises(UsageError, match=r"is 300\.0 MB; chat files are read up to 256\.0 MB"):
+        ip.run_line_magic("qwencmd", f"load c {tmp_path / 'huge.json'}")
+
+
+def test_save_never_replaces_a_file_that_is_not_a_chat_without_force(ip, tmp_path) -> None:
+    ask(ip, "-c s", "hi", None)
+    notes = tmp_path / "notes.json"
+    notes.write_text('{"my": "precious data"}')
+    with pytest.raises(UsageError, match="already exists and is not a qwen_magic chat file"):
+        ip.run_line_magic("qwencmd", f"save s {notes}")
+    assert notes.read_text() == '{"my": "precious data"}'
+    with capture_output():
+        ip.run_line_magic("qwencmd", f"save s {notes} --force")
+    assert json.loads(notes.read_text())["format"] == "qwen_magic.chat"
+    with capture_output():
+        ip.run_line_magic("qwencmd", f"save s {notes}")  # our own chat: saved over quietly
+    assert [p.name for p in tmp_path.iterdir()] == ["notes.json"]  # no temporary left behind
+
+
+@pytest.mark.timeout(10)
+def test_save_refuses_folders_and_pipes_even_with_force(ip, tmp_path) -> None:
+    ask(ip, "-c s", "hi", None)
+    os.mkfifo(tmp_path / "pipe.json")
+    for target in (tmp_path, tmp_path / "pipe.json"):
+        with pytest.raises(UsageError, match="it is not a regular file"):
+            ip.run_line_magic("qwencmd", f"save s {target} --force")
+    with pytest.raises(UsageError, match=r"Use `%qwencmd save NAME PATH` \(add --force"):
+        ip.run_line_magic("qwencmd", "save s")
