@@ -242,8 +242,8 @@ class QwenMagics(Magics):
         Usage::
 
             %%qwen [options]
-            Your prompt, over as many lines as you like. {name} and {expr} are filled
-            from your variables; write {{ and }} for literal braces.
+            Your prompt, over as many lines as you like. {name}, {obj.attr}, {seq[0]}
+            are filled from your variables; write {{ and }} for literal braces.
 
             %qwen [options] a one-line prompt
 
@@ -252,6 +252,8 @@ class QwenMagics(Magics):
         arrived. When done, the live view is replaced by a static Markdown output, so the
         saved notebook reads the same on GitHub or in nbconvert. The Result is stored in
         ``_qwen`` (and in ``-o NAME``): ``.text``, ``.reasoning``, ``.usage``, ``.error``...
+        — always this cell's Result, even when the call failed. ``-o`` refuses names IPython or
+        Python rely on (``get_ipython``, ``exit``, ``In``, ``Out``, ``_``, ``_i3``, builtins).
 
         ``--api chat`` (OpenAI Chat Completions, the default), ``--api responses`` (OpenAI
         Responses API) and ``--api dashscope`` (the DashScope SDK: Generation, or
@@ -259,8 +261,18 @@ class QwenMagics(Magics):
 
         Defaults come from ``%config QwenMagics.<trait>`` (model, api, region, workspace,
         base_url, api_key_env, system, thinking, stream, display, update_interval, timeout,
-        max_retries). The key is read from ``$DASHSCOPE_API_KEY`` (keys are per region) or set
-        for the session with ``%qwencmd key``. ``%qwencmd emulator start`` answers offline.
+        max_retries, interpolate_calls); each is checked when set, so a bad value is refused by
+        ``%config`` at once. The key is read from ``$DASHSCOPE_API_KEY`` (keys are per region)
+        or set for the session with ``%qwencmd key``. ``%qwencmd emulator start`` answers
+        offline.
+
+        Variables: ``{name}``, ``{obj.attr}``, ``{seq[0]}``, ``{d["k"]}``, ``{df.shape[0]}``,
+        ``{In[3]}``, ``{Out[3]}`` are filled from your namespace. Filling reads data and never
+        acts: a call or an operator (``{len(df)}``, ``{x * 2}``, ``{exit()}``) is sent as
+        written, with a note on stderr. ``--eval`` (or ``%config QwenMagics.interpolate_calls
+        = True``) lets ``{...}`` and ``-i {...}`` run your code; ``exit()``/``quit()`` never
+        run. Text that is not an expression of defined names (JSON, code, ``{a, b}``) is left
+        as written; an undefined ``{word}`` is an error (write ``{{word}}``, or pass ``--raw``).
 
         Conversations: ``-c NAME`` continues a named chat (created on first use). Its turns
         follow the cells: re-running a cell replaces that cell's turn and drops the turns after
@@ -283,7 +295,9 @@ class QwenMagics(Magics):
         T×H×W×C array (4 to 80 frames; up to 512 for Qwen3-VL and Qwen2.5-VL models). Local
         and in-memory media are sent inline as base64 (nothing is uploaded); URLs are passed as
         they are. Images over the service's limit (10 MB per item after base64) are downscaled,
-        keeping their aspect and EXIF orientation. Thumbnails show above the answer, live and
+        keeping their aspect and EXIF orientation. Only regular files are read (a device or a
+        pipe is refused at once), image files up to 50 MB and 64 megapixels, video files up to
+        the inline limit, each checked before it is read. Thumbnails show above the answer, live and
         in the saved notebook; in a chat (``-c``) later turns still see earlier images.
         ``Result.messages`` shows the base64 elided. The Responses API takes images, not video.
 
@@ -294,6 +308,8 @@ class QwenMagics(Magics):
             Explain why {df.shape[0]} rows might be too few for this model.
             %%qwen -c trip -o r --json
             List three sights in {city} as {{"sights": [...]}}.
+            %%qwen --eval
+            Summarise this table: {df.head().to_markdown()}
             %%qwen -i photo.jpg -i {fig}
             What changed between the two pictures?
 
@@ -465,7 +481,8 @@ class QwenMagics(Magics):
             %qwencmd chats               the named chats (-c NAME): turns, model, tokens
             %qwencmd history NAME        a chat's transcript (reasoning folded)
             %qwencmd reset [NAME]        forget a chat (all chats without NAME)
-            %qwencmd save NAME PATH      save a chat as JSON (never the key)
+            %qwencmd save NAME PATH      save a chat as JSON (never the key); --force to
+                                         replace a file that is not a chat
             %qwencmd load NAME PATH      load a saved chat under NAME
             %qwencmd emulator start      answer from the offline emulator (no network, no key)
             %qwencmd emulator stop       back to the real service

@@ -269,7 +269,8 @@ def test_frankfurt_needs_a_workspace(ip, magics) -> None:
 
 def test_help_is_a_real_manual(ip) -> None:
     doc = ip.find_cell_magic("qwen").__doc__
-    for needle in ("Usage::", "--think", "--preset", "-o NAME", "_qwen", "%qwencmd"):
+    needles = ("Usage::", "--think", "--preset", "-o NAME", "_qwen", "%qwencmd", "--eval")
+    for needle in (*needles, "interpolate_calls", "quit()", "regular files"):
         assert needle in doc
 
 
