@@ -46,10 +46,15 @@ def test_the_key_is_not_sent_to_a_server_named_with_base_url(ip, magics, emulato
 def test_an_error_message_that_echoes_the_key_is_scrubbed(test_key) -> None:
     from qwen_magic.errors import ServiceError
     from qwen_magic.events import Failed
+    from qwen_magic.keys import Secret
     from qwen_magic.runner import Collector
     from qwen_magic.testing import request_for
 
     emu = type("E", (), {"compat_base": "http://127.0.0.1:9/v1", "native_base": ""})()
-    collector = Collector(request_for(emu, "chat", api_key=test_key))
-    collector.apply(Failed(ServiceError("http", f"Incorrect API key provided: {test_key}", 401)))
-    assert test_key not in collector.error.message and "sk-…" in collector.error.message
+    collector = Collector(request_for(emu, "chat", api_key=Secret(test_key)))
+    echoed = ServiceError("http", f"Incorrect API key provided: {test_key}", 401, code=test_key)
+    echoed.request_id, echoed.context["body"] = test_key, f'{{"key": "{test_key}"}}'
+    collector.apply(Failed(echoed))
+    error = collector.snapshot().error
+    assert error is not None and "sk-…" in error.message
+    assert test_key not in repr([error.message, error.code, error.request_id, error.context])
