@@ -43,7 +43,7 @@ FAULTS = [
     Fault("refused", "connection refused", "connection"),
     Fault("stall", "no first byte within the timeout", "timeout"),
     Fault("cut", "connection cut mid-stream", "stream", partial=True),
-    Fault("malformed", "malformed frame mid-stream", "stream", partial=True),
+    Fault("malformed", "malformed frame mid-stream (the server's fault)", "server", partial=True),
     Fault("error_frame", "error frame mid-stream", "stream", partial=True),
     Fault("empty", "empty answer", None),
     Fault("length", "finish_reason length", None),

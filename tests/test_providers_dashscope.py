@@ -243,9 +243,10 @@ def test_connection_cut_mid_stream_keeps_the_partial_answer(emulator) -> None:
     assert result.error.kind == "stream"
 
 
-def test_malformed_frame_is_a_stream_error(emulator) -> None:
+def test_malformed_frame_is_the_servers_fault_and_keeps_the_partial_answer(emulator) -> None:
     result = run(emulator, Reply(text="one two three four", fault="malformed"), model="qwen-plus")
-    assert result.text and result.error.kind == "stream"
+    assert result.text and result.error.kind == "server"
+    assert "not JSON" in result.error.message
 
 
 def test_no_first_byte_within_the_timeout(emulator) -> None:

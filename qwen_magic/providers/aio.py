@@ -15,10 +15,12 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from ..errors import is_service_failure
+from ..errors import ServiceError
 from ..events import Event, Failed, Finished, ReasoningDelta, Started
-from .openai_common import from_openai_error
+from .attempts import Attempts, aretrying
+from .openai_common import failure
 from .think_tags import ThinkTagSplitter
+from .wire import NO_EVENTS, BadReply, not_a_stream, text
 
 if TYPE_CHECKING:
     from .chat import ChatProvider
@@ -55,7 +57,7 @@ async def _borrow(
 
 
 def async_openai_client(
-    base_url: str, api_key: str, timeout: float, max_retries: int
+    base_url: str, api_key: str, timeout: float, max_retries: int = 0
 ) -> Any:  # an async context manager yielding openai.AsyncOpenAI
     """``openai.AsyncOpenAI`` for this endpoint, shared by the calls on the running loop."""
     fingerprint = hashlib.sha256(api_key.encode()).hexdigest()
@@ -96,52 +98,87 @@ def dashscope_session() -> Any:  # an async context manager yielding aiohttp.Cli
 
 async def chat_events(provider: ChatProvider) -> AsyncIterator[Event]:
     """``ChatProvider.aevents``: the sync translation, over ``AsyncOpenAI``."""
-    from .chat import _reasoning_of, completion_events, usage_from_chat
-
     req = provider.request
+    async with async_openai_client(req.base_url, req.api_key, req.timeout) as client:
+        async for event in aretrying(
+            lambda attempts: _chat_attempt(provider, client, attempts), Attempts(req)
+        ):
+            yield event
+
+
+async def _chat_attempt(
+    provider: ChatProvider, client: Any, attempts: Attempts
+) -> AsyncIterator[Event]:
+    from .chat import (
+        SHAPE_ERRORS,
+        UNFINISHED,
+        _reasoning_of,
+        completion_events,
+        explain,
+        usage_from_chat,
+    )
+
+    timeout = attempts.begin()
     started = False  # once a token arrived, a lost connection is a broken stream
-    async with async_openai_client(
-        req.base_url, req.api_key, req.timeout, req.max_retries
-    ) as client:
-        try:
-            if req.stream:
-                stream = await client.chat.completions.create(
-                    stream=True, stream_options={"include_usage": True}, **provider._arguments()
-                )
-                request_id = stream.response.headers.get("x-request-id")
-                splitter = ThinkTagSplitter()
-                finish_reason = response_id = None
-                async with stream:
-                    async for chunk in stream:
+    try:
+        if provider.request.stream:
+            stream = await client.chat.completions.create(
+                stream=True, stream_options={"include_usage": True}, timeout=timeout,
+                **provider._arguments(),
+            )  # fmt: skip
+            headers = stream.response.headers
+            if "json" in headers.get("content-type", ""):
+                await stream.close()
+                raise not_a_stream(headers.get("content-type"))
+            request_id = headers.get("x-request-id")
+            splitter = ThinkTagSplitter()
+            finish_reason = response_id = None
+            async with stream:
+                async for chunk in stream:
+                    try:
                         if response_id is None:
-                            response_id = chunk.id
-                            yield Started(request_id=request_id or chunk.id, model=chunk.model)
+                            response_id = chunk.id if type(chunk.id) is str else ""
+                            model = chunk.model if type(chunk.model) is str else None
+                            yield Started(request_id=request_id or response_id or None, model=model)
                         if chunk.choices:
                             choice = chunk.choices[0]
                             reasoning = _reasoning_of(choice.delta)
                             if reasoning:
                                 started = True
                                 yield ReasoningDelta(reasoning)
-                            if choice.delta.content:
+                            content = choice.delta.content
+                            if content:
+                                if type(content) is not str:
+                                    raise TypeError
                                 started = True
-                                for event in splitter.feed(choice.delta.content):
+                                for event in splitter.feed(content):
                                     yield event
-                            finish_reason = choice.finish_reason or finish_reason
+                            if choice.finish_reason:
+                                finish_reason = text(choice.finish_reason, "finish_reason")
                         if chunk.usage is not None:
                             yield usage_from_chat(chunk.usage)
-                for event in splitter.flush():
-                    yield event
-                yield Finished(
-                    finish_reason, request_id=request_id or response_id, response_id=response_id
-                )
-            else:
-                raw = await client.chat.completions.with_raw_response.create(
-                    **provider._arguments()
-                )
-                completion = raw.parse()  # a legacy raw response: parsed synchronously
-                for event in completion_events(completion, raw.headers.get("x-request-id")):
-                    yield event
-        except Exception as exc:
-            if not is_service_failure(exc):
-                raise  # a bug: the runner shows it with its traceback
-            yield Failed(from_openai_error(exc, started=started))
+                    except SHAPE_ERRORS as exc:
+                        raise BadReply(explain(chunk, "choices[0].delta")) from exc
+            if response_id is None:
+                raise BadReply(NO_EVENTS)
+            for event in splitter.flush():
+                yield event
+            if finish_reason is None:
+                yield Failed(ServiceError("stream", UNFINISHED))
+                return
+            yield Finished(
+                finish_reason,
+                request_id=request_id or response_id or None,
+                response_id=response_id or None,
+            )
+        else:
+            raw = await client.chat.completions.with_raw_response.create(
+                timeout=timeout, **provider._arguments()
+            )
+            completion = raw.parse()  # a legacy raw response: parsed synchronously
+            for event in completion_events(completion, raw.headers.get("x-request-id")):
+                yield event
+    except Exception as exc:
+        error = failure(exc, attempts.stopped, None, started)
+        if error is not None:
+            yield Failed(error)

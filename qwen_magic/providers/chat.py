@@ -2,25 +2,39 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
-from ..errors import is_service_failure
+from ..errors import ServiceError
 from ..events import Event, Failed, Finished, ReasoningDelta, Started, TextDelta, Usage
 from ..messages import chat_messages, sampling_options, thinking_options
 from ..request import Request
-from .openai_common import from_openai_error, openai_client
+from .attempts import Attempts, retrying
+from .guard import ReadGuard, guarding
+from .openai_common import failure, openai_client
 from .think_tags import ThinkTagSplitter
+from .wire import NO_EVENTS, BadReply, count, describe, field, not_a_stream, text
+
+# Exceptions a reply of the wrong shape raises while it is folded (explained afterwards).
+SHAPE_ERRORS = (AttributeError, TypeError, IndexError, KeyError, ValueError)
+UNFINISHED = "the server closed the stream before the answer was finished (no finish_reason)"
 
 
 def usage_from_chat(usage: Any) -> Usage:
     prompt_details = getattr(usage, "prompt_tokens_details", None)
     completion_details = getattr(usage, "completion_tokens_details", None)
     return Usage(
-        input_tokens=usage.prompt_tokens,
-        output_tokens=usage.completion_tokens,
-        reasoning_tokens=getattr(completion_details, "reasoning_tokens", None),
-        cached_tokens=getattr(prompt_details, "cached_tokens", None),
+        input_tokens=count(usage.prompt_tokens, "usage.prompt_tokens"),
+        output_tokens=count(usage.completion_tokens, "usage.completion_tokens"),
+        reasoning_tokens=count(
+            getattr(completion_details, "reasoning_tokens", None),
+            "usage.completion_tokens_details.reasoning_tokens",
+        ),
+        cached_tokens=count(
+            getattr(prompt_details, "cached_tokens", None),
+            "usage.prompt_tokens_details.cached_tokens",
+        ),
     )
 
 
@@ -32,27 +46,65 @@ def _reasoning_of(obj: Any) -> str | None:
     """
     extra = getattr(obj, "model_extra", None) or {}
     value = extra.get("reasoning_content") or extra.get("reasoning")
-    return value if isinstance(value, str) else None
+    if value is None or type(value) is str:
+        return value
+    raise BadReply(f"the reasoning is {describe(value)}, not text")
+
+
+def explain(item: Any, where: str) -> str:
+    """What is wrong with a chunk (``where="choices[0].delta"``) or a whole completion
+    (``"choices[0].message"``): called only once folding it failed."""
+    if item is None or isinstance(item, str | int | float | list):
+        return f"an event is {describe(item)}, not an object"
+    choices = field(item, "choices")
+    if choices is not None and not isinstance(choices, list):
+        return f"choices is {describe(choices)}, not a list"
+    if choices:
+        choice = choices[0]
+        if choice is None or isinstance(choice, str | int | float | list):
+            return f"choices[0] is {describe(choice)}, not an object"
+        inner = field(choice, where.rsplit(".", 1)[1])
+        if inner is None or isinstance(inner, str | int | float | list):
+            return f"{where} is {describe(inner)}, not an object"
+        for name in ("content", "role"):
+            value = field(inner, name)
+            if value is not None and not isinstance(value, str):
+                return f"{where}.{name} is {describe(value)}, not text"
+        reason = field(choice, "finish_reason")
+        if reason is not None and not isinstance(reason, str):
+            return f"choices[0].finish_reason is {describe(reason)}, not text"
+    usage = field(item, "usage")
+    if usage is not None and isinstance(usage, str | int | float | list):
+        return f"usage is {describe(usage)}, not an object"
+    return "a part of it does not have the shape the chat protocol gives it"
 
 
 def completion_events(completion: Any, request_id: str | None) -> Iterator[Event]:
     """A whole (non-streamed) chat completion → Events; shared with the async twin."""
-    request_id = request_id or completion.id
-    yield Started(request_id=request_id, model=completion.model)
-    finish_reason = None
-    if completion.choices:
-        message = completion.choices[0].message
+    try:
+        response_id = text(completion.id, "id")
+        model = completion.model if type(completion.model) is str else None
+        yield Started(request_id=request_id or response_id, model=model)
+        choices = completion.choices
+        if not choices or not isinstance(choices, list):
+            raise BadReply(f"its reply has no choices (choices is {describe(choices)})")
+        choice = choices[0]
+        message = choice.message
         reasoning = _reasoning_of(message)
         if reasoning:
             yield ReasoningDelta(reasoning)
-        if message.content:
+        content = text(message.content, "choices[0].message.content")
+        if content:
             splitter = ThinkTagSplitter()
-            yield from splitter.feed(message.content)
+            yield from splitter.feed(content)
             yield from splitter.flush()
-        finish_reason = completion.choices[0].finish_reason
-    if completion.usage is not None:
-        yield usage_from_chat(completion.usage)
-    yield Finished(finish_reason, request_id=request_id, response_id=completion.id, raw=completion)
+        finish_reason = text(choice.finish_reason, "choices[0].finish_reason")
+        if completion.usage is not None:
+            yield usage_from_chat(completion.usage)
+    except SHAPE_ERRORS as exc:
+        raise BadReply(explain(completion, "choices[0].message")) from exc
+    yield Finished(finish_reason, request_id=request_id or response_id, response_id=response_id,
+                   raw=completion)  # fmt: skip
 
 
 class ChatProvider:
@@ -60,6 +112,8 @@ class ChatProvider:
         self.request = request
         self._stream: Any = None
         self._client: Any = None
+        self._stopped = threading.Event()
+        self.guard = ReadGuard(request.timeout)
 
     def _arguments(self) -> dict[str, Any]:
         req = self.request
@@ -80,65 +134,97 @@ class ChatProvider:
     def prepare(self) -> None:
         """Import the SDK and build (or reuse) the client, before the clock starts."""
         req = self.request
-        self._client = openai_client(req.base_url, req.api_key, req.timeout, req.max_retries)
+        self._client = openai_client(req.base_url, req.api_key, req.timeout)
 
     def events(self) -> Iterator[Event]:
-        req = self.request
         if self._client is None:
             self.prepare()
-        client = self._client
-        answer = self._streamed(client) if req.stream else self._whole(client)
+        attempts = Attempts(self.request, self._stopped, self.guard)
+        with guarding(self.guard):
+            yield from retrying(self._attempt, attempts)
+
+    def _attempt(self, attempts: Attempts) -> Iterator[Event]:
+        timeout = attempts.begin()
+        answer = self._streamed(timeout) if self.request.stream else self._whole(timeout)
         started = False  # once a token arrived, a lost connection is a broken stream
         try:
             for event in answer:
-                started = started or isinstance(event, ReasoningDelta | TextDelta)
+                started = started or type(event) is TextDelta or type(event) is ReasoningDelta
                 yield event
         except Exception as exc:  # every SDK/transport failure ends as one Failed event
-            if not is_service_failure(exc):
-                raise  # a bug: the runner shows it with its traceback
-            yield Failed(from_openai_error(exc, started=started))
+            error = failure(exc, self._stopped, self.guard, started)
+            if error is not None:
+                yield Failed(error)
         finally:
             answer.close()  # closes the HTTP stream if we stopped early
 
-    def _streamed(self, client: Any) -> Iterator[Event]:
-        stream = client.chat.completions.create(
-            stream=True, stream_options={"include_usage": True}, **self._arguments()
-        )
+    def _streamed(self, timeout: float) -> Iterator[Event]:
+        stream = self._client.chat.completions.create(
+            stream=True, stream_options={"include_usage": True}, timeout=timeout,
+            **self._arguments(),
+        )  # fmt: skip
         self._stream = stream
-        request_id = stream.response.headers.get("x-request-id")
+        headers = stream.response.headers
+        content_type = headers.get("content-type", "")
+        if "json" in content_type:
+            stream.close()
+            raise not_a_stream(content_type)
+        request_id = headers.get("x-request-id")
         splitter = ThinkTagSplitter()
         finish_reason = None
         response_id = None
+        chunk = None
         with stream:
             for chunk in stream:
-                if response_id is None:
-                    response_id = chunk.id
-                    yield Started(request_id=request_id or chunk.id, model=chunk.model)
-                if chunk.choices:
-                    choice = chunk.choices[0]
-                    delta = choice.delta
-                    reasoning = _reasoning_of(delta)
-                    if reasoning:
-                        yield ReasoningDelta(reasoning)
-                    if delta.content:
-                        yield from splitter.feed(delta.content)
-                    if choice.finish_reason:
-                        finish_reason = choice.finish_reason
-                if chunk.usage is not None:
-                    yield usage_from_chat(chunk.usage)
+                try:
+                    if response_id is None:
+                        response_id = chunk.id if type(chunk.id) is str else ""
+                        model = chunk.model if type(chunk.model) is str else None
+                        yield Started(request_id=request_id or response_id or None, model=model)
+                    if chunk.choices:
+                        choice = chunk.choices[0]
+                        delta = choice.delta
+                        reasoning = _reasoning_of(delta)
+                        if reasoning:
+                            yield ReasoningDelta(reasoning)
+                        content = delta.content
+                        if content:
+                            if type(content) is not str:
+                                raise TypeError
+                            yield from splitter.feed(content)
+                        if choice.finish_reason:
+                            finish_reason = text(choice.finish_reason, "finish_reason")
+                    if chunk.usage is not None:
+                        yield usage_from_chat(chunk.usage)
+                except SHAPE_ERRORS as exc:
+                    raise BadReply(explain(chunk, "choices[0].delta")) from exc
+        if response_id is None:
+            raise BadReply(NO_EVENTS)
         yield from splitter.flush()
+        if finish_reason is None:
+            yield Failed(ServiceError("stream", UNFINISHED))
+            return
         yield Finished(
             finish_reason,
-            request_id=request_id or response_id,
-            response_id=response_id,
-            raw=chunk if response_id is not None else None,  # the last chunk (usage, ids)
+            request_id=request_id or response_id or None,
+            response_id=response_id or None,
+            raw=chunk,  # the last chunk (usage, ids)
         )
 
-    def _whole(self, client: Any) -> Iterator[Event]:
-        raw = client.chat.completions.with_raw_response.create(**self._arguments())
+    def _whole(self, timeout: float) -> Iterator[Event]:
+        raw = self._client.chat.completions.with_raw_response.create(
+            timeout=timeout, **self._arguments()
+        )
+        content_type = raw.headers.get("content-type", "")
+        if "event-stream" in content_type:
+            raise BadReply(f"it answered a request for one JSON reply with {content_type}")
         yield from completion_events(raw.parse(), raw.headers.get("x-request-id"))
 
     def abort(self) -> None:
+        """Stop now, from any thread: no retry, and the socket is shut even while the request
+        still waits for its first byte."""
+        self._stopped.set()
+        self.guard.abort()
         stream = self._stream
         if stream is not None:
             stream.response.close()

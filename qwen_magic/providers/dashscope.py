@@ -6,23 +6,22 @@ environment it read at import and ``~/.dashscope/api_key`` are never used (refer
 
 from __future__ import annotations
 
-import asyncio
-import itertools
 import threading
 from collections.abc import AsyncIterator, Iterator
 from contextlib import suppress
 from typing import Any
 
-from ..errors import is_service_failure
+from ..errors import ServiceError, is_service_failure
 from ..events import Event, Failed
 from ..messages import native_messages, sampling_options, thinking_options
 from ..models import needs_multimodal_endpoint
 from ..request import Request
-from .dashscope_errors import from_dashscope_exception, retry_delay
+from .attempts import Attempts, aretrying, retrying
+from .dashscope_errors import from_dashscope_exception
+from .dashscope_http import bounded, shared_session
+from .guard import ReadGuard, ReplyRefused, guarding
 from .native_stream import NativeStream
-
-_session: Any = None
-_session_lock = threading.Lock()
+from .wire import BadReply, not_json, sdk_shape_error, undecodable
 
 
 def uses_multimodal_endpoint(request: Request) -> bool:
@@ -40,29 +39,23 @@ def uses_multimodal_endpoint(request: Request) -> bool:
     )
 
 
-def _shared_session() -> Any:
-    """One ``requests.Session`` for every sync call: pooled connections, like the SDK's."""
-    global _session
-    with _session_lock:
-        if _session is None:
-            import requests
-
-            _session = requests.Session()
-        return _session
+class SendFailed(Exception):
+    """A connection error on send, passed through the SDK without its own retry (the SDK
+    re-sends once on any ``ConnectionError``; retries are decided in ``attempts.py``)."""
 
 
 class _TrackedSession:
-    """Given to the SDK as ``session=``: sends with the shared session and hands the HTTP
-    response to the provider, so that ``abort()`` can shut its socket from another thread."""
+    """Given to the SDK as ``session=``: sends with the shared session, bounded reading."""
 
-    def __init__(self, provider: DashScopeProvider) -> None:
+    def __init__(self, provider: DashScopeProvider, timeout: float) -> None:
         self._provider = provider
+        self._timeout = timeout
 
     def post(self, **kwargs: Any) -> Any:
-        return self._provider._track(_shared_session().post(**kwargs))
+        return self._provider._send("post", kwargs, self._timeout)
 
     def get(self, **kwargs: Any) -> Any:
-        return self._provider._track(_shared_session().get(**kwargs))
+        return self._provider._send("get", kwargs, self._timeout)
 
 
 class DashScopeProvider:
@@ -72,7 +65,8 @@ class DashScopeProvider:
         self.request = request
         self.incremental_output = incremental_output
         self.multimodal = uses_multimodal_endpoint(request)
-        self._aborted = threading.Event()
+        self._stopped = threading.Event()
+        self.guard = ReadGuard(request.timeout)
         self._lock = threading.Lock()
         self._response: Any = None  # the requests.Response being read
 
@@ -80,16 +74,16 @@ class DashScopeProvider:
         """Import the SDK (a slow first import) before the clock starts."""
         import dashscope  # noqa: F401
 
-        _shared_session()
+        shared_session()
 
-    def _arguments(self) -> dict[str, Any]:
+    def _arguments(self, timeout: float) -> dict[str, Any]:
         req = self.request
         args: dict[str, Any] = {
             "model": req.model,
             "messages": native_messages(req, multimodal=self.multimodal),
             "api_key": req.api_key,
             "base_address": req.base_url,
-            "request_timeout": req.timeout,
+            "request_timeout": timeout,
             "result_format": "message",
             "stream": req.stream,
             **sampling_options(req),
@@ -103,74 +97,77 @@ class DashScopeProvider:
             args["incremental_output"] = self.incremental_output
         return args
 
-    def _retry_after(self, event: Event, attempt: int) -> float | None:
-        """Seconds before retrying, when ``event`` opens the attempt with a retryable failure.
-
-        The SDK never retries on an HTTP status: this gives ``max_retries`` the meaning it has
-        for the openai SDK (before the first token only)."""
-        if type(event) is not Failed or attempt >= self.request.max_retries:
-            return None
-        return retry_delay(event.error, attempt)
-
     # -- sync ------------------------------------------------------------------------------
     def events(self) -> Iterator[Event]:
+        attempts = Attempts(self.request, self._stopped, self.guard)
+        with guarding(self.guard):
+            yield from retrying(self._attempt, attempts)
+
+    def _attempt(self, attempts: Attempts) -> Iterator[Event]:
         import dashscope
 
         api = dashscope.MultiModalConversation if self.multimodal else dashscope.Generation
-        for attempt in itertools.count():
-            delay = None
-            attempt_events = self._attempt(api, NativeStream())
-            try:
-                for index, event in enumerate(attempt_events):
-                    delay = self._retry_after(event, attempt) if index == 0 else None
-                    if delay is not None:
-                        break
-                    yield event
-            finally:
-                attempt_events.close()
-            if delay is None or self._aborted.wait(delay):
-                return
-
-    def _attempt(self, api: Any, stream: NativeStream) -> Iterator[Event]:
+        timeout = attempts.begin()
+        stream = NativeStream()
         try:
-            result = api.call(**self._arguments(), session=_TrackedSession(self))
+            result = api.call(**self._arguments(timeout), session=_TrackedSession(self, timeout))
             for response in result if self.request.stream else (result,):
                 yield from stream.feed(response)
                 if stream.failed:
                     return
-            yield from stream.finish()
+            yield from stream.finish(streamed=self.request.stream)
         except Exception as exc:  # transport failures escape the SDK as exceptions
-            if self._aborted.is_set():
-                return
-            if not is_service_failure(exc):
-                raise  # a bug: the runner shows it with its traceback
-            status = getattr(self._response, "status_code", None)
-            yield Failed(from_dashscope_exception(exc, started=stream.started, status=status))
+            error = self._failure(exc, stream.started)
+            if error is not None:
+                yield Failed(error)
         finally:
-            self._release(shutdown=False)
+            self._release()
 
-    def _track(self, response: Any) -> Any:
+    def _failure(self, exc: Exception, started: bool) -> ServiceError | None:
+        """What to report; None once the user stopped. A bug of ours is raised again."""
+        if self._stopped.is_set():
+            return None
+        if self.guard.violation is not None:
+            return self.guard.violation
+        status = getattr(self._response, "status_code", None)
+        bad = reply_problem(exc, status)
+        if bad is not None:
+            return bad.error()
+        if isinstance(exc, SendFailed) and exc.__cause__ is not None:
+            exc = exc.__cause__  # type: ignore[assignment]
+        if not is_service_failure(exc):
+            raise exc  # a bug: the runner shows it with its traceback
+        return from_dashscope_exception(exc, started=started, status=status)
+
+    def _send(self, method: str, kwargs: dict[str, Any], timeout: float) -> Any:
+        """One HTTP request of the SDK: never sent once stopped, never re-sent by the SDK,
+        read bounded."""
+        import requests
+
+        if self._stopped.is_set():
+            raise ReplyRefused("the request was stopped")
+        wants_stream = bool(kwargs.get("stream"))
+        kwargs["stream"] = True  # the body is read here, bounded, not by requests
+        try:
+            response = getattr(shared_session(), method)(**kwargs)
+        except requests.exceptions.ConnectionError as exc:
+            raise SendFailed(str(exc)) from exc
         with self._lock:
             self._response = response
-        if self._aborted.is_set():
-            self._release(shutdown=True)
-        return response
+        return bounded(response, self.guard, stream=wants_stream, timeout=timeout)
 
-    def _release(self, *, shutdown: bool) -> None:
+    def _release(self) -> None:
         with self._lock:
             response, self._response = self._response, None
-        if response is None:
-            return
-        if shutdown:  # wakes a read blocked in another thread (urllib3's HTTPResponse.shutdown)
+        if response is not None:
             with suppress(Exception):
-                response.raw.shutdown()
-        with suppress(Exception):
-            response.close()
+                response.close()
 
     def abort(self) -> None:
-        """Stop now, from any thread: shut the socket under the SDK's read and close it."""
-        self._aborted.set()
-        self._release(shutdown=True)
+        """Stop now, from any thread: no retry, and the socket is shut even while the request
+        still waits for its first byte (then its connection is closed)."""
+        self._stopped.set()
+        self.guard.abort()
 
     # -- async -----------------------------------------------------------------------------
     async def aevents(self) -> AsyncIterator[Event]:
@@ -181,43 +178,54 @@ class DashScopeProvider:
 
         api = dashscope.AioMultiModalConversation if self.multimodal else dashscope.AioGeneration
         async with dashscope_session() as session:
-            for attempt in itertools.count():
-                delay = None
-                attempt_events = self._aattempt(api, NativeStream(), session)
-                try:
-                    index = 0
-                    async for event in attempt_events:
-                        delay = self._retry_after(event, attempt) if index == 0 else None
-                        if delay is not None:
-                            break
-                        index += 1
-                        yield event
-                finally:
-                    await attempt_events.aclose()
-                if delay is None:
-                    return
-                await asyncio.sleep(delay)
+            async for event in aretrying(
+                lambda attempts: self._aattempt(api, session, attempts), Attempts(self.request)
+            ):
+                yield event
 
-    async def _aattempt(self, api: Any, stream: NativeStream, session: Any) -> AsyncIterator[Event]:
+    async def _aattempt(self, api: Any, session: Any, attempts: Attempts) -> AsyncIterator[Event]:
+        timeout = attempts.begin()
+        stream = NativeStream()
         result: Any = None
         try:
-            result = await api.call(**self._arguments(), session=session)
+            result = await api.call(**self._arguments(timeout), session=session)
             responses = result if self.request.stream else _once(result)
             async for response in responses:
                 for event in stream.feed(response):
                     yield event
                 if stream.failed:
                     return
-            for event in stream.finish():
+            for event in stream.finish(streamed=self.request.stream):
                 yield event
         except Exception as exc:
-            if not is_service_failure(exc):
+            bad = reply_problem(exc, None)
+            if bad is None and not is_service_failure(exc):
                 raise  # a bug: the runner shows it with its traceback
-            yield Failed(from_dashscope_exception(exc, started=stream.started))
+            error = bad.error() if bad else from_dashscope_exception(exc, started=stream.started)
+            yield Failed(error)
         finally:
             if self.request.stream and result is not None:
                 with suppress(Exception):
                     await result.aclose()
+
+
+def reply_problem(exc: BaseException, status: int | None) -> BadReply | None:
+    """The server's fault, if ``exc`` says its reply was malformed: our own check, bytes that
+    are not UTF-8, a 200 body that is not JSON, or the SDK failing to build its objects from
+    it. (``status``: the HTTP status, when known; an error reply that is not JSON is the
+    service's error, shown as such.)"""
+    import json
+
+    if isinstance(exc, BadReply):
+        return exc
+    if isinstance(exc, UnicodeDecodeError):
+        return undecodable(exc)
+    framed = isinstance(exc, json.JSONDecodeError) and any(
+        line.startswith("data:") for line in str(exc.doc).splitlines()
+    )  # an SSE-framed error body labelled JSON: the service's error, read elsewhere
+    if isinstance(exc, json.JSONDecodeError) and status in (None, 200) and not framed:
+        return not_json(exc)
+    return sdk_shape_error(exc, "dashscope")
 
 
 async def _once(item: Any) -> AsyncIterator[Any]:

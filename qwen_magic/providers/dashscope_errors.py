@@ -11,7 +11,7 @@ import asyncio
 import json
 from typing import Any
 
-from ..errors import ServiceError, error_body_fields
+from ..errors import ServiceError, error_body_fields, html_error
 
 
 def from_dashscope_response(response: Any, *, started: bool) -> ServiceError:
@@ -24,6 +24,10 @@ def from_dashscope_response(response: Any, *, started: bool) -> ServiceError:
     message = response.get("message")
     if isinstance(message, list):  # an SSE error body without a data line
         message = " ".join(str(line) for line in message if line)
+    page = html_error(status, _header(response.get("headers"), "content-type"), str(message))
+    if page is not None and not started:
+        page.request_id = response.get("request_id") or None
+        return page
     error = ServiceError(
         "stream" if started else "http",
         str(message or f"HTTP {status}"),
@@ -47,6 +51,9 @@ def from_dashscope_exception(
         error = _framed_error(exc.doc, status)
         if error is not None:
             return error
+        if status is not None and status != 200:  # an error reply that is not JSON
+            page = html_error(status, None, exc.doc)
+            return page or ServiceError("http", str(exc.doc).strip()[:300], status=status)
     return _transport_error(exc, started)
 
 
@@ -86,30 +93,6 @@ def _transport_error(exc: BaseException, started: bool) -> ServiceError:
     if isinstance(exc, aiohttp.ClientError):
         return ServiceError("stream" if started else "connection", text)
     return ServiceError("stream", text)
-
-
-def retry_delay(error: ServiceError, attempt: int) -> float | None:
-    """Seconds to wait before retrying, or None when this failure is not worth a retry.
-
-    Like the openai SDK: 429, 408, 409 and 5xx replies and connection failures, honouring
-    ``Retry-After`` up to 60 s, else ``0.5·2^attempt`` capped at 8 s.
-    """
-    retryable = error.kind in ("connection", "timeout") or (
-        error.kind == "http"
-        and error.status is not None
-        and (error.status in (408, 409, 429) or error.status >= 500)
-    )
-    if not retryable:
-        return None
-    hinted = error.context.get("retry_after")
-    if hinted:
-        try:
-            seconds = float(hinted)
-        except ValueError:
-            seconds = -1.0
-        if 0 <= seconds <= 60:
-            return seconds
-    return min(0.5 * 2**attempt, 8.0)
 
 
 def _header(headers: Any, name: str) -> str | None:

@@ -11,8 +11,12 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
+from ..errors import ServiceError
 from ..events import Event, Failed, Finished, ReasoningDelta, Started, TextDelta, Usage
 from .dashscope_errors import from_dashscope_response
+from .wire import NO_EVENTS, BadReply, count, describe, text
+
+UNFINISHED = "the server closed the stream before the answer was finished (no finish_reason)"
 
 
 class CumulativeText:
@@ -44,30 +48,41 @@ class CumulativeText:
         return value
 
 
-def text_of(value: Any) -> str:
-    """A ``content`` / ``reasoning_content`` value: a string, or a list of ``{"text": …}``."""
-    if isinstance(value, str):
+def text_of(value: Any, where: str) -> str:
+    """A ``content`` / ``reasoning_content`` value: a string, or a list of ``{"text": …}``
+    (parts without text, such as audio, are skipped)."""
+    if value is None:
+        return ""
+    if type(value) is str:
         return value
     if isinstance(value, list):
-        return "".join(
-            part["text"]
-            for part in value
-            if isinstance(part, dict) and isinstance(part.get("text"), str)
-        )
-    return ""
+        texts = []
+        for part in value:
+            if not isinstance(part, dict):
+                raise BadReply(f"a part of {where} is {describe(part)}, not an object")
+            piece = part.get("text")
+            if piece is not None:
+                texts.append(text(piece, f"a part of {where}'s text") or "")
+        return "".join(texts)
+    raise BadReply(f"{where} is {describe(value)}, not text")
 
 
 def usage_from_native(usage: Any) -> Usage | None:
     if not usage:
         return None
+    if not isinstance(usage, dict):
+        raise BadReply(f"usage is {describe(usage)}, not an object")
     output_details = usage.get("output_tokens_details") or {}
     input_details = usage.get("prompt_tokens_details") or usage.get("input_tokens_details") or {}
+    if not isinstance(output_details, dict) or not isinstance(input_details, dict):
+        raise BadReply("usage details are not objects")
     return Usage(
-        input_tokens=usage.get("input_tokens"),
-        output_tokens=usage.get("output_tokens"),
+        input_tokens=count(usage.get("input_tokens"), "usage.input_tokens"),
+        output_tokens=count(usage.get("output_tokens"), "usage.output_tokens"),
         # 0 and absent mean the same (no thinking): report None, as the chat protocol does.
-        reasoning_tokens=output_details.get("reasoning_tokens") or None,
-        cached_tokens=input_details.get("cached_tokens"),
+        reasoning_tokens=count(output_details.get("reasoning_tokens"), "usage.reasoning_tokens")
+        or None,
+        cached_tokens=count(input_details.get("cached_tokens"), "usage.cached_tokens"),
     )
 
 
@@ -89,29 +104,39 @@ class NativeStream:
         self.last = response
         if response.get("status_code") != 200:
             self.failed = True
-            yield Failed(from_dashscope_response(response, started=self.started))
+            yield Failed(self._failure(response))
             return
         if not self.announced:
             self.announced = True
-            self.request_id = response.get("request_id") or None
+            self.request_id = text(response.get("request_id"), "request_id") or None
             yield Started(request_id=self.request_id)
-        output = response.get("output") or {}
-        choices = output.get("choices") or []
+        output = response.get("output")
+        if not isinstance(output, dict):
+            raise BadReply(f"a frame's output is {describe(output)}, not an object")
+        choices = output.get("choices")
         if choices:
+            if not isinstance(choices, list) or not isinstance(choices[0], dict):
+                raise BadReply(f"output.choices is {describe(choices)}, not a list of objects")
             choice = choices[0]
             message = choice.get("message") or {}
-            reasoning = self.reasoning.delta(text_of(message.get("reasoning_content")))
-            text = self.text.delta(text_of(message.get("content")))
-            finish = choice.get("finish_reason")
+            if not isinstance(message, dict):
+                raise BadReply(f"output.choices[0].message is {describe(message)}")
+            where = "output.choices[0].message"
+            reasoning = self.reasoning.delta(
+                text_of(message.get("reasoning_content"), where + ".reasoning_content")
+            )
+            answer = self.text.delta(text_of(message.get("content"), where + ".content"))
+            finish = text(choice.get("finish_reason"), "output.choices[0].finish_reason")
         else:  # result_format "text" (a server that ignored result_format="message")
-            reasoning, text = "", self.text.delta(text_of(output.get("text")))
-            finish = output.get("finish_reason")
+            reasoning = ""
+            answer = self.text.delta(text_of(output.get("text"), "output.text"))
+            finish = text(output.get("finish_reason"), "output.finish_reason")
         if reasoning:
             self.started = True
             yield ReasoningDelta(reasoning)
-        if text:
+        if answer:
             self.started = True
-            yield TextDelta(text)
+            yield TextDelta(answer)
         if finish and finish != "null":
             self.finish_reason = finish
         usage = usage_from_native(response.get("usage"))
@@ -119,5 +144,21 @@ class NativeStream:
             self.usage = usage
             yield usage
 
-    def finish(self) -> Iterator[Event]:
+    def _failure(self, response: Any) -> ServiceError:
+        """An error object. The SDK makes one, coded ``Unknown``, of a stream frame whose
+        data is not JSON (``data:[DONE]``, a cut frame): that is the server's fault."""
+        headers = response.get("headers") or {}
+        content_type = str(headers.get("content-type") or headers.get("Content-Type") or "")
+        if response.get("code") == "Unknown" and "event-stream" in content_type:
+            message = response.get("message")
+            return BadReply(f"part of its reply is not JSON: {describe(message)}").error()
+        return from_dashscope_response(response, started=self.started)
+
+    def finish(self, *, streamed: bool = True) -> Iterator[Event]:
+        """The end of the reply: a stream must have said how it finished."""
+        if not self.announced:
+            raise BadReply(NO_EVENTS if streamed else "its reply is empty")
+        if streamed and self.finish_reason is None:
+            yield Failed(ServiceError("stream", UNFINISHED))
+            return
         yield Finished(self.finish_reason, request_id=self.request_id, raw=self.last)

@@ -1,19 +1,29 @@
-"""What the chat and responses providers share: one client per endpoint, error mapping."""
+"""What the chat and responses providers share: one client per endpoint, error mapping.
+
+The providers' clients never retry on their own (``max_retries=0``): a retry is decided by
+the provider (``attempts.py``), which knows whether the user stopped, how long is left before
+the deadline, and that a read timeout is retried once at most. Their HTTP transport reports
+to the call's ``ReadGuard`` (``guard.py``), so that Stop can shut a socket that is still
+waiting for the response headers, and every read is bounded.
+"""
 
 from __future__ import annotations
 
 import contextlib
 import hashlib
+import json
 import threading
 from typing import Any
 
-from ..errors import ServiceError, error_body_fields
+from ..errors import ServiceError, error_body_fields, html_error, is_service_failure
+from .guard import ReadGuard, current
+from .wire import BadReply, not_json, undecodable
 
 _clients: dict[tuple[Any, ...], Any] = {}
 _lock = threading.Lock()
 
 
-def openai_client(base_url: str, api_key: str, timeout: float, max_retries: int) -> Any:
+def openai_client(base_url: str, api_key: str, timeout: float, max_retries: int = 0) -> Any:
     """One ``openai.OpenAI`` per (base URL, key, timeout, retries): connections are reused."""
     fingerprint = hashlib.sha256(api_key.encode()).hexdigest()
     key = (base_url, fingerprint, timeout, max_retries)
@@ -23,7 +33,11 @@ def openai_client(base_url: str, api_key: str, timeout: float, max_retries: int)
             import openai
 
             client = openai.OpenAI(
-                base_url=base_url, api_key=api_key, timeout=timeout, max_retries=max_retries
+                base_url=base_url,
+                api_key=api_key,
+                timeout=timeout,
+                max_retries=max_retries,
+                http_client=openai.DefaultHttpxClient(transport=guarded_transport()),
             )
             _clients[key] = client
         return client
@@ -34,6 +48,72 @@ def close_clients() -> None:
         for client in _clients.values():
             client.close()
         _clients.clear()
+
+
+def guarded_transport() -> Any:
+    """httpx2's own transport (the openai SDK's connection limits) whose network streams
+    report to the running call's ReadGuard."""
+    import httpcore2
+    import httpx2
+    from openai._constants import DEFAULT_CONNECTION_LIMITS
+
+    transport = httpx2.HTTPTransport(limits=DEFAULT_CONNECTION_LIMITS)
+    pool = getattr(transport, "_pool", None)
+    # httpcore2's pool takes a network backend; httpx2's transport does not pass one through.
+    if isinstance(pool, httpcore2.ConnectionPool) and hasattr(pool, "_network_backend"):
+        pool._network_backend = _GuardedBackend(pool._network_backend)
+    return transport
+
+
+class _GuardedBackend:
+    """A httpcore2 network backend whose streams report to the call's guard."""
+
+    def __init__(self, inner: Any) -> None:
+        self._inner = inner
+
+    def connect_tcp(self, *args: Any, **kwargs: Any) -> Any:
+        stream = self._inner.connect_tcp(*args, **kwargs)
+        return _GuardedStream(stream, stream.get_extra_info("socket"))
+
+    def connect_unix_socket(self, *args: Any, **kwargs: Any) -> Any:
+        stream = self._inner.connect_unix_socket(*args, **kwargs)
+        return _GuardedStream(stream, stream.get_extra_info("socket"))
+
+    def sleep(self, seconds: float) -> None:
+        self._inner.sleep(seconds)
+
+
+class _GuardedStream:
+    """One connection. It belongs to the guard of the request that last wrote on it (a pooled
+    connection carries one request at a time, and every request starts with a write)."""
+
+    def __init__(self, inner: Any, sock: Any) -> None:
+        self._inner = inner
+        self._sock = sock
+        self._guard: Any = None
+
+    def write(self, buffer: bytes, timeout: float | None = None) -> None:
+        guard = self._guard = current()
+        if guard is not None:
+            guard.bind(self._sock)  # refuses to send once the call was stopped
+        self._inner.write(buffer, timeout)
+
+    def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
+        guard = self._guard
+        if guard is None:
+            return self._inner.read(max_bytes, timeout)
+        data = self._inner.read(max_bytes, guard.read_timeout(timeout))
+        guard.received(data)
+        return data
+
+    def close(self) -> None:
+        self._inner.close()
+
+    def start_tls(self, *args: Any, **kwargs: Any) -> Any:
+        return _GuardedStream(self._inner.start_tls(*args, **kwargs), self._sock)
+
+    def get_extra_info(self, info: str) -> Any:
+        return self._inner.get_extra_info(info)
 
 
 def from_openai_error(exc: Exception, *, started: bool = False) -> ServiceError:
@@ -51,17 +131,25 @@ def from_openai_error(exc: Exception, *, started: bool = False) -> ServiceError:
         text = f"{type(cause).__name__}: {cause}".strip()
         return ServiceError("stream" if started else "connection", text)
     if isinstance(exc, openai.APIStatusError):
+        response = exc.response
+        page = html_error(exc.status_code, response.headers.get("content-type"), response.text)
+        if page is not None:
+            return page
         fields = error_body_fields(exc.body)
         request_id = None
         with contextlib.suppress(Exception):  # not JSON (an SSE-framed body): use the header
-            request_id = exc.response.json().get("request_id")
-        return ServiceError(
+            request_id = response.json().get("request_id")
+        error = ServiceError(
             "http",
             str(fields.get("message") or exc.message),
             status=exc.status_code,
             code=fields.get("code") or fields.get("type"),
-            request_id=request_id or exc.request_id,
+            request_id=request_id if isinstance(request_id, str) else exc.request_id,
         )
+        retry_after = response.headers.get("retry-after")
+        if retry_after:
+            error.context["retry_after"] = retry_after
+        return error
     if isinstance(exc, openai.APIError):  # an {"error": ...} frame inside the stream
         fields = error_body_fields(exc.body)
         return ServiceError(
@@ -71,3 +159,24 @@ def from_openai_error(exc: Exception, *, started: bool = False) -> ServiceError:
             request_id=getattr(exc, "request_id", None),
         )
     return ServiceError("stream", f"{type(exc).__name__}: {exc}")
+
+
+def failure(
+    exc: Exception, stopped: threading.Event, guard: ReadGuard | None, started: bool
+) -> ServiceError | None:
+    """What to report for an exception out of the openai SDK; None once the user stopped.
+    A bug of ours (not an SDK, HTTP or reply problem) is raised again, with its traceback."""
+    if stopped.is_set():
+        return None
+    if guard is not None and guard.violation is not None:
+        return guard.violation
+    for cause in (exc, exc.__cause__, exc.__context__):
+        if isinstance(cause, BadReply):
+            return cause.error()
+        if isinstance(cause, UnicodeDecodeError):
+            return undecodable(cause).error()
+        if isinstance(cause, json.JSONDecodeError):
+            return not_json(cause).error()
+    if not is_service_failure(exc):
+        raise exc
+    return from_openai_error(exc, started=started)

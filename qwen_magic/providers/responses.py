@@ -8,31 +8,46 @@ events differ slightly from OpenAI's, and unknown types come back under the wron
 
 from __future__ import annotations
 
+import threading
 from collections.abc import AsyncIterator, Iterator
 from contextlib import suppress
 from typing import Any
 
-from ..errors import ServiceError, is_service_failure
+from ..errors import ServiceError
 from ..events import Event, Failed, Finished, ReasoningDelta, Started, Usage
 from ..messages import responses_input, sampling_options, thinking_options
 from ..request import Request
-from .openai_common import from_openai_error, openai_client
+from .attempts import Attempts, aretrying, retrying
+from .guard import ReadGuard, guarding
+from .openai_common import failure, openai_client
 from .think_tags import ThinkTagSplitter
+from .wire import NO_EVENTS, BadReply, count, describe, not_a_stream, text
 
 # Which one DashScope sends is not settled (reference §3.3, §8.2): accept both.
 REASONING_DELTAS = ("response.reasoning_text.delta", "response.reasoning_summary_text.delta")
 FINAL = ("response.completed", "response.incomplete")
+UNFINISHED = "the server closed the stream before the answer was finished (no response.completed)"
 
 
 def usage_from_responses(usage: Any) -> Usage:
     input_details = getattr(usage, "input_tokens_details", None)
     output_details = getattr(usage, "output_tokens_details", None)
+    if usage is None or isinstance(usage, str | int | float | list):
+        raise BadReply(f"usage is {describe(usage)}, not an object")
+    where = "response.usage."
     return Usage(
-        input_tokens=usage.input_tokens,
-        output_tokens=usage.output_tokens,
+        input_tokens=count(getattr(usage, "input_tokens", None), where + "input_tokens"),
+        output_tokens=count(getattr(usage, "output_tokens", None), where + "output_tokens"),
         # 0 and absent mean the same (no thinking): report None, as the chat protocol does.
-        reasoning_tokens=getattr(output_details, "reasoning_tokens", None) or None,
-        cached_tokens=getattr(input_details, "cached_tokens", None),
+        reasoning_tokens=count(
+            getattr(output_details, "reasoning_tokens", None),
+            where + "output_tokens_details.reasoning_tokens",
+        )
+        or None,
+        cached_tokens=count(
+            getattr(input_details, "cached_tokens", None),
+            where + "input_tokens_details.cached_tokens",
+        ),
     )
 
 
@@ -72,64 +87,91 @@ class ResponsesStream:
 
     def _announce(self, response: Any) -> Iterator[Event]:
         if response is not None and self.response_id is None:
-            self.response_id = getattr(response, "id", None)
+            self.response_id = text(getattr(response, "id", None), "response.id")
         if not self.announced:
             self.announced = True
-            model = getattr(response, "model", None) or None
+            model = getattr(response, "model", None)
+            model = model if type(model) is str and model else None
             yield Started(request_id=self.request_id or self.response_id, model=model)
 
     def feed(self, event: Any) -> Iterator[Event]:
         kind = getattr(event, "type", None)
+        if type(kind) is not str:
+            raise BadReply(f"an event is {describe(event)}, with no type")
         yield from self._announce(getattr(event, "response", None))
         if kind in REASONING_DELTAS:
-            if event.delta:
+            delta = event.delta
+            if delta:
+                if type(delta) is not str:
+                    raise BadReply(f"a {kind} event's delta is {describe(delta)}, not text")
                 self.started = True
-                yield ReasoningDelta(event.delta)
+                yield ReasoningDelta(delta)
         elif kind == "response.output_text.delta":
-            if event.delta:
+            delta = event.delta
+            if delta:
+                if type(delta) is not str:
+                    raise BadReply(f"a {kind} event's delta is {describe(delta)}, not text")
                 self.started = True
-                yield from self.splitter.feed(event.delta)
+                yield from self.splitter.feed(delta)
         elif kind in FINAL:
-            yield from self._final(event.response)
+            response = getattr(event, "response", None)
+            if response is None or isinstance(response, str | int | float | list):
+                raise BadReply(f"the {kind} event's response is {describe(response)}")
+            yield from self._final(response)
         elif kind == "error":
             self.failed = True
             yield Failed(failure_of(event))
         elif kind == "response.failed":
             self.failed = True
-            yield Failed(failure_of(getattr(event.response, "error", None)))
+            yield Failed(failure_of(getattr(getattr(event, "response", None), "error", None)))
 
     def _final(self, response: Any) -> Iterator[Event]:
         self.response = response
-        self.response_id = getattr(response, "id", None) or self.response_id
+        self.response_id = text(getattr(response, "id", None), "response.id") or self.response_id
         self.finish_reason = finish_reason_of(response)
         if getattr(response, "usage", None) is not None:
             yield usage_from_responses(response.usage)
 
     def whole(self, response: Any) -> Iterator[Event]:
         """A non-stream response: its reasoning items, its message text, its usage."""
+        if response is None or isinstance(response, str | int | float | list):
+            raise BadReply(f"its reply is {describe(response)}, not a response object")
         yield from self._announce(response)
-        if getattr(response, "status", None) == "failed":
+        status = getattr(response, "status", None)
+        if status == "failed":
             self.failed = True
             yield Failed(failure_of(getattr(response, "error", None)))
             return
-        reasoning, text = [], []
-        for item in getattr(response, "output", None) or []:
+        output = getattr(response, "output", None)
+        if not isinstance(output, list):
+            raise BadReply(f"its reply has no output (output is {describe(output)})")
+        reasoning, answer = [], []
+        for index, item in enumerate(output):
             kind = getattr(item, "type", None)
+            if kind is None:
+                raise BadReply(f"output[{index}] is {describe(item)}, with no type")
             if kind == "reasoning":
                 parts = getattr(item, "summary", None) or getattr(item, "content", None) or []
-                reasoning += [part.text for part in parts if getattr(part, "text", None)]
+                reasoning += _texts(parts, f"output[{index}]", None)
             elif kind == "message":
                 parts = getattr(item, "content", None) or []
-                text += [p.text for p in parts if getattr(p, "type", None) == "output_text"]
+                answer += _texts(parts, f"output[{index}]", "output_text")
         if reasoning:
             yield ReasoningDelta("".join(reasoning))
-        if "".join(text):
-            yield from self.splitter.feed("".join(text))
+        if "".join(answer):
+            yield from self.splitter.feed("".join(answer))
         yield from self._final(response)
+        if self.finish_reason is None:
+            raise BadReply(f"its reply has status {describe(status)}, not completed")
         yield from self.finish()
 
     def finish(self) -> Iterator[Event]:
+        if not self.announced:
+            raise BadReply(NO_EVENTS)
         yield from self.splitter.flush()
+        if self.response is None:
+            yield Failed(ServiceError("stream", UNFINISHED))
+            return
         yield Finished(
             self.finish_reason,
             request_id=self.request_id or self.response_id,
@@ -155,16 +197,33 @@ def _warm_up_event_types() -> None:
         construct_type(type_=ResponseStreamEvent, value={"type": "response.created"})
 
 
+def _texts(parts: Any, where: str, kind: str | None) -> list[str]:
+    """The ``text`` of each part (of ``type == kind``, when given)."""
+    if not isinstance(parts, list):
+        raise BadReply(f"{where}'s content is {describe(parts)}, not a list")
+    found = []
+    for part in parts:
+        if part is None or isinstance(part, str | int | float | list):
+            raise BadReply(f"a part of {where} is {describe(part)}, not an object")
+        if kind is None or getattr(part, "type", None) == kind:
+            value = text(getattr(part, "text", None), f"a part of {where}'s text")
+            if value:
+                found.append(value)
+    return found
+
+
 class ResponsesProvider:
     def __init__(self, request: Request) -> None:
         self.request = request
         self._stream: Any = None
         self._client: Any = None
+        self._stopped = threading.Event()
+        self.guard = ReadGuard(request.timeout)
 
     def prepare(self) -> None:
         """Import the SDK and build (or reuse) the client, before the clock starts."""
         req = self.request
-        self._client = openai_client(req.base_url, req.api_key, req.timeout, req.max_retries)
+        self._client = openai_client(req.base_url, req.api_key, req.timeout)
         _warm_up_event_types()
 
     def _arguments(self) -> dict[str, Any]:
@@ -188,16 +247,25 @@ class ResponsesProvider:
         return args
 
     def events(self) -> Iterator[Event]:
-        req = self.request
         if self._client is None:
             self.prepare()
+        attempts = Attempts(self.request, self._stopped, self.guard)
+        with guarding(self.guard):
+            yield from retrying(self._attempt, attempts)
+
+    def _attempt(self, attempts: Attempts) -> Iterator[Event]:
+        timeout = attempts.begin()
         client = self._client
         state = None
         try:
-            if req.stream:
-                stream = client.responses.create(stream=True, **self._arguments())
+            if self.request.stream:
+                stream = client.responses.create(stream=True, timeout=timeout, **self._arguments())
                 self._stream = stream
-                state = ResponsesStream(stream.response.headers.get("x-request-id"))
+                headers = stream.response.headers
+                state = ResponsesStream(headers.get("x-request-id"))
+                if "json" in headers.get("content-type", ""):
+                    stream.close()
+                    raise not_a_stream(headers.get("content-type"))
                 with stream:
                     for event in stream:
                         yield from state.feed(event)
@@ -205,15 +273,22 @@ class ResponsesProvider:
                             return
                 yield from state.finish()
             else:
-                raw = client.responses.with_raw_response.create(**self._arguments())
+                raw = client.responses.with_raw_response.create(
+                    timeout=timeout, **self._arguments()
+                )
                 state = ResponsesStream(raw.headers.get("x-request-id"))
                 yield from state.whole(raw.parse())
         except Exception as exc:  # every SDK/transport failure ends as one Failed event
-            if not is_service_failure(exc):
-                raise  # a bug: the runner shows it with its traceback
-            yield Failed(from_openai_error(exc, started=state is not None and state.started))
+            started = state is not None and state.started
+            error = failure(exc, self._stopped, self.guard, started)
+            if error is not None:
+                yield Failed(error)
 
     def abort(self) -> None:
+        """Stop now, from any thread: no retry, and the socket is shut even while the request
+        still waits for its first byte."""
+        self._stopped.set()
+        self.guard.abort()
         stream = self._stream
         if stream is not None:
             stream.response.close()
@@ -223,28 +298,41 @@ class ResponsesProvider:
         from .aio import async_openai_client
 
         req = self.request
-        async with async_openai_client(
-            req.base_url, req.api_key, req.timeout, req.max_retries
-        ) as client:
-            state = None
-            try:
-                if req.stream:
-                    stream = await client.responses.create(stream=True, **self._arguments())
-                    state = ResponsesStream(stream.response.headers.get("x-request-id"))
-                    async with stream:
-                        async for event in stream:
-                            for item in state.feed(event):
-                                yield item
-                            if state.failed:
-                                return
-                    for item in state.finish():
-                        yield item
-                else:
-                    raw = await client.responses.with_raw_response.create(**self._arguments())
-                    state = ResponsesStream(raw.headers.get("x-request-id"))
-                    for item in state.whole(raw.parse()):  # parsed synchronously
-                        yield item
-            except Exception as exc:
-                if not is_service_failure(exc):
-                    raise  # a bug: the runner shows it with its traceback
-                yield Failed(from_openai_error(exc, started=state is not None and state.started))
+        async with async_openai_client(req.base_url, req.api_key, req.timeout) as client:
+            async for event in aretrying(
+                lambda attempts: self._aattempt(client, attempts), Attempts(req)
+            ):
+                yield event
+
+    async def _aattempt(self, client: Any, attempts: Attempts) -> AsyncIterator[Event]:
+        timeout = attempts.begin()
+        state = None
+        try:
+            if self.request.stream:
+                stream = await client.responses.create(
+                    stream=True, timeout=timeout, **self._arguments()
+                )
+                headers = stream.response.headers
+                state = ResponsesStream(headers.get("x-request-id"))
+                if "json" in headers.get("content-type", ""):
+                    await stream.close()
+                    raise not_a_stream(headers.get("content-type"))
+                async with stream:
+                    async for event in stream:
+                        for item in state.feed(event):
+                            yield item
+                        if state.failed:
+                            return
+                for item in state.finish():
+                    yield item
+            else:
+                raw = await client.responses.with_raw_response.create(
+                    timeout=timeout, **self._arguments()
+                )
+                state = ResponsesStream(raw.headers.get("x-request-id"))
+                for item in state.whole(raw.parse()):  # parsed synchronously
+                    yield item
+        except Exception as exc:
+            error = failure(exc, attempts.stopped, None, state is not None and state.started)
+            if error is not None:
+                yield Failed(error)
