@@ -19,16 +19,23 @@ QwenUsageError = UsageError
 class ServiceError:
     """A failure reported by the service or the network, as the user should see it."""
 
-    kind: str  # "http", "stream", "connection", "timeout", "json", "internal"
+    # "http", "stream", "connection", "timeout", "json", "internal"; "server": the reply
+    # breaks the protocol (empty, malformed, wrongly typed, too big); "proxy": an HTML page
+    kind: str
     message: str
     status: int | None = None
     code: str | None = None
     request_id: str | None = None
     hint: str = ""
     context: dict[str, str] = field(default_factory=dict, repr=False)
+    attempts: int = 1  # requests sent for this call (retries before the first token)
+    waited: float | None = None  # seconds from the first request to giving up
 
     @property
     def title(self) -> str:
+        if self.kind == "proxy":
+            page = "(an HTML page from a proxy, not the service)"
+            return f"HTTP {self.status} {_phrase(self.status)} {page}"
         parts = {
             "http": "The service answered with an error",
             "stream": "The stream broke off",
@@ -36,6 +43,7 @@ class ServiceError:
             "timeout": "The service did not answer in time",
             "internal": "Something went wrong inside qwen_magic",
             "json": "The answer is not valid JSON",
+            "server": "The server sent a reply qwen_magic cannot read",
         }
         head = parts.get(self.kind, "Error")
         if self.status:
@@ -45,7 +53,8 @@ class ServiceError:
     def summary(self) -> str:
         """One line: what happened, the service's code and message."""
         code = f"{self.code}: " if self.code else ""
-        return f"{self.title} — {code}{self.message}".strip()
+        detail = f"{code}{self.message}".strip()
+        return f"{self.title} — {detail}" if detail else self.title
 
     def __str__(self) -> str:
         lines = [self.summary()]
@@ -56,21 +65,65 @@ class ServiceError:
         return "\n".join(lines)
 
 
+def _phrase(status: int | None) -> str:
+    from http import HTTPStatus
+
+    try:
+        return HTTPStatus(status or 0).phrase
+    except ValueError:
+        return "Error"
+
+
+def html_error(
+    status: int | None, content_type: str | None, body: str | None
+) -> ServiceError | None:
+    """An error reply that is a web page (a proxy's or gateway's "502 Bad Gateway"), not the
+    service's JSON: named by its status alone, never shown as escaped page source."""
+    text = (body or "").lstrip()[:200].lower()
+    is_html = "html" in (content_type or "").lower() or text.startswith(("<!doctype html", "<html"))
+    if not is_html:
+        return None
+    return ServiceError("proxy", "", status=status)
+
+
 def hint_for(
     error: ServiceError, *, region: str | None, base_url: str, model: str, key_source: str = ""
 ) -> str:
     """The fix to suggest, from the code/status and where the request went."""
-    code = (error.code or "").lower()
+    code = str(error.code or "").lower()
     status = error.status
     cloud = region is not None  # a region of the service (or the emulator standing in)
     where = f"region {region!r}" if cloud else base_url
     if "data_inspection" in code or "datainspection" in code:
         return "the content was flagged by the service's inspection: rephrase the prompt."
+    if error.kind == "server":
+        if cloud:
+            return (
+                "the service's reply broke its own protocol: run the cell again; if it keeps "
+                "happening, report the request id to Model Studio support."
+            )
+        return (
+            f"the server at {base_url} does not answer as the API it claims to speak: run the "
+            "cell again, and check --base-url and --api."
+        )
+    if error.kind == "proxy":
+        if status is not None and status >= 500:
+            return (
+                "a proxy or gateway between you and the service failed: run the cell again in "
+                "a moment; if it keeps failing, check your proxy settings (HTTPS_PROXY)."
+            )
+        return (
+            f"{base_url} answered with a web page, not the API: check --base-url and your "
+            "proxy settings (HTTPS_PROXY)."
+        )
     if error.kind == "connection":
         other = "use --region or --base-url to pick another" if cloud else "is the server up?"
         return f"check your network and the endpoint ({base_url}); {other}."
     if error.kind == "timeout":
-        return "the model may be busy: try again, or raise `%config QwenMagics.timeout`."
+        return (
+            "the model may be busy: try again, or raise `%config QwenMagics.timeout` (each "
+            "wait) or `%config QwenMagics.deadline` (the whole wait for the answer to begin)."
+        )
     if error.kind == "stream":
         return "run the cell again to retry."
     if status == 401 or "api_key" in code or "apikey" in code:

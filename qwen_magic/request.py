@@ -47,6 +47,7 @@ class Request:
     stream: bool = True
     timeout: float = 120.0
     max_retries: int = 2
+    deadline: float | None = 300.0  # the longest wait for the answer to begin, retries included
     format: str = "markdown"
     json_mode: bool = False  # ask for a JSON object; the parsed value becomes Result.data
     prefix: str | None = None  # partial mode: the answer continues this text
@@ -79,6 +80,8 @@ class Request:
             raise QwenUsageError("--seed must be between 0 and 2147483647.")
         if self.timeout <= 0:
             raise QwenUsageError("QwenMagics.timeout must be a positive number of seconds.")
+        if self.deadline is not None and not self.deadline > 0:
+            raise QwenUsageError("QwenMagics.deadline must be a positive number of seconds.")
         check_media(self.media, model=self.model, api=self.api, history=self.history)
 
 
