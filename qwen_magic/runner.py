@@ -134,6 +134,7 @@ class Run:
         self.cancelled = threading.Event()
         self.worker = threading.Thread(target=self._pump, name="qwen-stream", daemon=True)
         self.on_done: Callable[[], None] | None = None
+        self.render_error: ServiceError | None = None  # the renderer failed: show plain text
 
     def _pump(self) -> None:
         events = None
@@ -153,10 +154,12 @@ class Run:
                 self.collector.error.context["traceback"] = _format_traceback(exc)
         finally:
             if events is not None:
-                events.close()  # closes the HTTP stream if we stopped early
+                with contextlib.suppress(Exception):
+                    events.close()  # closes the HTTP stream if we stopped early
             self.collector.end()
             if self.on_done is not None:
-                self.on_done()
+                with contextlib.suppress(RuntimeError):  # the cell's loop already closed
+                    self.on_done()
 
     def stop(self) -> None:
         """Stop now, from any thread: keep the partial answer, close the connection."""
@@ -170,14 +173,50 @@ class Run:
             self.collector.end()
 
     def start(self) -> None:
-        self.renderer.start(self.request, self.stop)
+        self._render(self.renderer.start, self.request, self.stop)
         self.worker.start()
 
+    def update(self) -> None:
+        """Refresh the live view (skipped once the renderer failed)."""
+        if self.render_error is None:
+            self._render(lambda: self.renderer.update(self.collector.snapshot()))
+
     def finish(self) -> Result:
+        """The Result, shown: never raises, whatever the provider or the renderer did."""
         self.worker.join(timeout=1.0)
-        result = finalize(self.collector.snapshot(), self.request)
-        self.renderer.finish(result)
+        try:
+            result = finalize(self.collector.snapshot(), self.request)
+        except Exception as exc:  # a bug: still a Result, with what is known
+            result = self._bare_result(exc)
+        if result.error is None and self.render_error is not None:
+            result.error = self.render_error
+        if not self._render(self.renderer.finish, result):
+            result.error = result.error or self.render_error
+            _show_plain(result)
         return result
+
+    def _render(self, call: Callable[..., Any], *args: Any) -> bool:
+        """Call the renderer; a failure is recorded (the first one), not raised."""
+        try:
+            call(*args)
+            return True
+        except Exception as exc:
+            if self.render_error is None:
+                self.render_error = ServiceError(
+                    "internal", f"the display failed: {type(exc).__name__}: {exc}"
+                )
+                self.render_error.context["traceback"] = _format_traceback(exc)
+                self.render_error = redact_fields(self.render_error)
+            return False
+
+    def _bare_result(self, exc: Exception) -> Result:
+        req, collector = self.request, self.collector
+        error = collector.error or ServiceError("internal", f"{type(exc).__name__}: {exc}")
+        error.context.setdefault("traceback", _format_traceback(exc))
+        text = redact("".join(p for p in collector.text_parts if isinstance(p, str)))
+        return Result(text=text, model=req.model, api=req.api, region=req.region,
+                      interrupted=collector.interrupted, error=redact_fields(error),
+                      messages=collector.messages, format=req.format)  # fmt: skip
 
 
 def execute(request: Request, renderer: Renderer, interval: float = 0.1) -> Result:
@@ -186,10 +225,10 @@ def execute(request: Request, renderer: Renderer, interval: float = 0.1) -> Resu
     run.start()
     try:
         while not run.collector.done.wait(interval):
-            renderer.update(run.collector.snapshot())
+            run.update()
     except KeyboardInterrupt:
         run.stop()
-    return run.finish()
+    return _finish(run)
 
 
 async def execute_async(request: Request, renderer: Renderer, interval: float = 0.1) -> Result:
@@ -217,7 +256,7 @@ async def execute_async(request: Request, renderer: Renderer, interval: float = 
             with contextlib.suppress(asyncio.TimeoutError):
                 await asyncio.wait_for(wake.wait(), timeout=interval)
             if not run.collector.done.is_set():
-                renderer.update(run.collector.snapshot())
+                run.update()
     except (KeyboardInterrupt, asyncio.CancelledError):
         task = asyncio.current_task()
         if task is not None and hasattr(task, "uncancel"):
@@ -226,7 +265,29 @@ async def execute_async(request: Request, renderer: Renderer, interval: float = 
     finally:
         if heartbeat is not None:
             heartbeat.cancel()
-    return run.finish()
+    return _finish(run)
+
+
+def _finish(run: Run) -> Result:
+    """``run.finish()``; a second interrupt while it closes the view does not lose the Result."""
+    try:
+        return run.finish()
+    except KeyboardInterrupt:
+        run.stop()
+        return run.finish()
+
+
+def _show_plain(result: Result) -> None:
+    """The last resort when the renderer failed: the answer and the error as plain text."""
+    with contextlib.suppress(Exception):
+        from IPython.display import publish_display_data
+
+        lines = [result.text] if result.text else []
+        if result.interrupted:
+            lines.append("[stopped]")
+        if result.error is not None:
+            lines.append(f"[error] {result.error.summary()}")
+        publish_display_data({"text/plain": "\n\n".join(lines) or "[no answer]"})
 
 
 def _format_traceback(exc: BaseException) -> str:
