@@ -129,6 +129,13 @@ def _thinking_budget(magics: Any, value: int | None) -> int | None:
     return _number("thinking_budget", value, 1, None, "tokens of thinking, or None")
 
 
+def _deadline(magics: Any, value: float | None) -> float | None:
+    if value is None:
+        return None
+    what = "seconds a call may wait for its answer to begin, or None for no limit"
+    return _number("deadline", value, 0.0, None, what, low_open=True)
+
+
 TRAIT_CHECKS: dict[str, Callable[[Any, Any], Any]] = {
     "update_interval": lambda m, v: _number(
         "update_interval", v, 0.02, 60.0, "seconds between refreshes while streaming"
@@ -139,6 +146,7 @@ TRAIT_CHECKS: dict[str, Callable[[Any, Any], Any]] = {
     "max_retries": lambda m, v: _number("max_retries", v, 0, 10, "retries before the first token"),
     "concurrency": lambda m, v: _number("concurrency", v, 1, 64, "requests at a time"),
     "thinking_budget": _thinking_budget,
+    "deadline": _deadline,
     "model": _model,
     "region": _region,
     "base_url": _base_url,

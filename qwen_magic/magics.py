@@ -193,8 +193,8 @@ class QwenMagics(Magics):
     # Every trait is checked on assignment: `%config` with a bad value fails there and then,
     # and the value is not kept (see _refused).
     @validate(
-        "update_interval", "timeout", "max_retries", "concurrency", "thinking_budget", "model",
-        "region", "base_url", "workspace", "api_key_env",
+        "update_interval", "timeout", "deadline", "max_retries", "concurrency",
+        "thinking_budget", "model", "region", "base_url", "workspace", "api_key_env",
     )  # fmt: skip
     def _validate(self, proposal: Any) -> Any:
         name, value = proposal["trait"].name, proposal["value"]

@@ -322,6 +322,7 @@ def test_out_may_name_underscore_qwen(ip, emulator) -> None:
     [
         ("timeout = 0", "QwenMagics.timeout must be more than 0 (seconds to wait"),
         ("timeout = float('nan')", "QwenMagics.timeout must be more than 0"),
+        ("deadline = -5", "QwenMagics.deadline must be more than 0"),
         ("max_retries = -1", "QwenMagics.max_retries must be between 0 and 10"),
         ("concurrency = 0", "QwenMagics.concurrency must be between 1 and 64"),
         ("update_interval = 0", "QwenMagics.update_interval must be between 0.02 and 60"),
@@ -348,6 +349,7 @@ def test_good_config_values_are_taken(ip, magics) -> None:
     ip.run_line_magic("config", "QwenMagics.timeout = 5")
     ip.run_line_magic("config", "QwenMagics.base_url = 'http://localhost:11434/v1/'")
     ip.run_line_magic("config", "QwenMagics.thinking_budget = None")
+    ip.run_line_magic("config", "QwenMagics.deadline = None")
     assert (magics.timeout, magics.base_url, magics.thinking_budget) == (
         5.0,
         "http://localhost:11434/v1",
