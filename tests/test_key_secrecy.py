@@ -236,3 +236,40 @@ def test_a_key_cut_by_the_server_is_still_masked(test_key) -> None:
         shown = keys.redact(f"echo {piece}!")
         assert piece not in shown and shown.startswith("echo sk-…") and shown.endswith("!")
     assert keys.redact("a sk- prefix, and 7f3a9 alone") == "a sk- prefix, and 7f3a9 alone"
+
+
+TERMINAL = r"""
+import os
+from IPython.testing.globalipapp import start_ipython
+from qwen_magic.testing.echo import EchoServer
+ip = start_ipython()
+ip.run_line_magic("load_ext", "qwen_magic")
+from qwen_magic import _loaded
+magics = _loaded[id(ip)]
+magics.update_interval = 0.02  # many refreshes, some in the middle of an echoed key
+magics.send_key_to_base_url = True
+echo = EchoServer(pause=0.004).start()
+magics.base_url = echo.compat_base
+print("=== cell ===")
+ip.run_cell("%%qwen -o r\nHello")
+assert echo.requests[-1].api_key == os.environ["DASHSCOPE_API_KEY"]
+print("stored:", ip.user_ns["r"].text[:40])
+"""
+
+
+def test_the_terminal_never_prints_a_piece_of_the_key(test_key) -> None:
+    """The terminal prints deltas and cannot take them back: no delta may hold a key's start."""
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "DASHSCOPE_API_KEY": test_key}
+    proc = subprocess.run(
+        [sys.executable, "-c", TERMINAL], capture_output=True, text=True, timeout=120, env=env
+    )
+    assert proc.returncode == 0, proc.stderr
+    cell = proc.stdout.split("=== cell ===\n", 1)[1]
+    assert "answer: sk-…1e5b | " in cell and "reasoning: sk-…1e5b | " in cell
+    assert "stored: answer: sk-…1e5b" in cell
+    assert_hidden(test_key, [proc.stdout, proc.stderr])
+    assert test_key[:5] not in proc.stdout  # not even the start of it, in any delta

@@ -100,8 +100,9 @@ class _Handler(BaseHTTPRequestHandler):
 class EchoServer:
     """See the module docstring."""
 
-    def __init__(self, mode: str = "answer") -> None:
+    def __init__(self, mode: str = "answer", pause: float = 0.001) -> None:
         self.mode = mode
+        self.pause = pause  # seconds between stream frames
         self.requests: list[Seen] = []
         self._server: _Server | None = None
         self._lock = threading.Lock()
@@ -184,7 +185,7 @@ class EchoServer:
         )
         with self._lock:
             self.requests.append(seen)
-        reply = _Reply(handler, seen, seen.api_key or "(no key)")
+        reply = _Reply(handler, seen, seen.api_key or "(no key)", self.pause)
         try:
             if self.mode == "redirect" and seen.host != "localhost":
                 reply.redirect(f"http://localhost:{self.port}{handler.path}")
@@ -223,8 +224,9 @@ def _pieces(text: str, size: int = 7) -> list[str]:
 class _Reply:
     """What to send for one request, per protocol."""
 
-    def __init__(self, handler: _Handler, seen: Seen, key: str) -> None:
+    def __init__(self, handler: _Handler, seen: Seen, key: str, pause: float) -> None:
         self.handler = handler
+        self.pause = pause
         self.seen = seen
         self.key = key
         self.protocol = _protocol(seen)
@@ -256,7 +258,7 @@ class _Reply:
         for data in frames:
             self.handler.wfile.write(data)
             self.handler.wfile.flush()
-            time.sleep(0.001)
+            time.sleep(self.pause)
 
     # -- replies ---------------------------------------------------------------------------
     def redirect(self, location: str) -> None:
