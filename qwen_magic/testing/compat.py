@@ -86,7 +86,7 @@ def chat(emu: Emulator, exchange: Exchange) -> None:
     )
     completion_id = f"chatcmpl-{uuid.uuid4()}"
     created = int(time.time())
-    if not stream:
+    if not stream or exchange.reply.fault == "json_for_stream":
         exchange.send_result(completion(plan, completion_id, created))
         return
     include_usage = bool((body.get("stream_options") or {}).get("include_usage"))

@@ -11,7 +11,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from . import compat, native, responses
+from . import compat, hostile, native, responses
 from .faults import ApiError, http_fault, invalid_api_key, not_found_path
 from .replies import Reply
 from .transport import Disconnected, Exchange, parse_json
@@ -273,6 +273,10 @@ class Emulator:
                 error = http_fault(reply.fault, str(record.model), reply.retry_after)
                 if error is not None:
                     raise error
+                whole = hostile.whole_reply(reply.fault) if generation else None
+                if whole is not None:
+                    exchange.send_body(whole[0], whole[2], whole[1])
+                    return
                 self._dispatch(protocol, exchange)
             except ApiError as error:
                 module.send_error(exchange, error)

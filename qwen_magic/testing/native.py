@@ -91,7 +91,7 @@ def generation(emu: Emulator, exchange: Exchange) -> None:
         max_answer=params.get("max_tokens"),
     )
     shape = Shape(plan, result_format == "message", multimodal)
-    if not stream:
+    if not stream or exchange.reply.fault == "json_for_stream":
         output = shape.output(plan.text, plan.reasoning, plan.finish_reason)
         reasoning_tokens, answer_tokens = len(plan.reasoning_pieces), len(plan.answer_pieces)
         exchange.send_result(shape.body(output, reasoning_tokens, answer_tokens))

@@ -7,6 +7,8 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from .hostile import HOSTILE_FAULTS, mark
+
 FAULTS = (
     "http_400",
     "http_400_sse",
@@ -24,6 +26,7 @@ FAULTS = (
     "malformed",
     "empty",
     "split_utf8",
+    *HOSTILE_FAULTS,
 )
 MID_STREAM_FAULTS = ("cut", "error_frame", "malformed")
 PARTIAL_CONTINUATION = " (continued)"
@@ -41,7 +44,10 @@ class Reply:
     FAULTS — the http_* kinds and data_inspection answer with the protocol's real error body;
     stall waits `delay` before any byte; cut, error_frame and malformed strike after
     `fault_after` frames (default half of them); empty sends no text; split_utf8 writes the
-    stream in pieces that cut multi-byte characters.
+    stream in pieces that cut multi-byte characters; the hostile-server faults (empty_stream,
+    done_first, json_for_stream, empty_json, string_usage, bad_content_type, null_choice,
+    invalid_utf8, html_502, huge_frame, clean_close, slow_frame) are described in
+    `qwen_magic.testing.hostile`.
     """
 
     text: str | None = None
@@ -191,7 +197,7 @@ def make_plan(
         model=model,
         thinking=thinking,
         reasoning_pieces=split_text(reasoning, reply.reasoning_chunks),
-        answer_pieces=split_text(text, reply.chunks),
+        answer_pieces=mark(split_text(text, reply.chunks), reply.fault, reply.fault_after),
         finish_reason=reply.finish_reason,
         prompt_tokens=(
             reply.prompt_tokens if reply.prompt_tokens is not None else count_words(messages) + 4

@@ -104,7 +104,7 @@ def create(emu: Emulator, exchange: Exchange) -> None:
             "messages": [*history, *messages, {"role": "assistant", "content": plan.text}],
             "response": turn.response(),
         }
-    if not stream:
+    if not stream or exchange.reply.fault == "json_for_stream":
         exchange.send_result(turn.response())
         return
     events = turn.events(emu.reasoning_event)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import select
 import socket
 import threading
 import time
@@ -11,6 +12,7 @@ from collections.abc import Callable, Iterable
 from http.server import BaseHTTPRequestHandler
 from typing import TYPE_CHECKING
 
+from . import hostile
 from .faults import data_inspection, dumps
 from .replies import MID_STREAM_FAULTS, Reply
 
@@ -69,6 +71,12 @@ class Exchange:
             data = b"%x\r\n%s\r\n" % (len(data), data)
         self._write(data)
 
+    def _send_slowly(self, data: bytes, pause: float) -> None:
+        """One frame a few bytes at a time (``slow_frame``)."""
+        for piece in _pieces(data, hostile.SLOW_PIECES):
+            self._send(piece)
+            self.pause(pause)
+
     def _send_split(self, data: bytes) -> None:
         if self.reply.fault != "split_utf8":
             self._send(data)
@@ -103,8 +111,25 @@ class Exchange:
             raise Disconnected from exc
 
     def pause(self, seconds: float) -> None:
-        if seconds > 0:
-            self.stopping.wait(seconds)
+        """Wait, noticing a client that hangs up meanwhile (``Disconnected``): a stopped
+        request shows as ``record.disconnected`` even while the server stalls."""
+        end = time.monotonic() + seconds
+        conn = self.handler.connection
+        while not self.stopping.is_set():
+            left = end - time.monotonic()
+            if left <= 0:
+                return
+            try:
+                readable, _, _ = select.select([conn], [], [], min(left, 0.05))
+                gone = bool(readable) and not conn.recv(1, socket.MSG_PEEK)
+            except (OSError, ValueError):
+                gone = True
+            if gone:
+                self.record.disconnected = True
+                self.handler.close_connection = True
+                raise Disconnected
+            if readable:  # bytes we do not expect: just wait
+                self.stopping.wait(min(left, 0.05))
 
     def abort(self) -> None:
         """Close the connection now, without finishing the body (or without any response)."""
@@ -135,6 +160,13 @@ class Exchange:
         """
         data = dumps(body).encode()
         fault = self.reply.fault
+        spoiled = hostile.spoil_body(body, fault)
+        if spoiled is not None:
+            self.pause(self.reply.delay)
+            content_type = SSE_CONTENT_TYPE if fault == "done_first" else JSON_CONTENT_TYPE
+            self._headers(200, content_type, None, len(spoiled))
+            self._write(spoiled)
+            return
         if fault == "error_frame":
             raise data_inspection(OUTPUT_INSPECTION)
         if fault != "stall":
@@ -166,13 +198,18 @@ class Exchange:
         reply = self.reply
         fault = reply.fault if reply.fault in MID_STREAM_FAULTS else None
         stop_at = len(frames) // 2 if reply.fault_after is None else reply.fault_after
-        delay = 0.0 if reply.fault == "stall" else reply.delay
+        frames = hostile.spoil_frames(frames, reply.fault, stop_at)
+        slow = stop_at if reply.fault == "slow_frame" else -1
+        delay = 0.0 if reply.fault in ("stall", "slow_frame") else reply.delay
         self._headers(200, content_type, headers, None)
         for index, frame in enumerate(frames):
             if fault and index >= stop_at:
                 break
             self.pause(delay)
-            self._send_split(frame)
+            if index == slow:
+                self._send_slowly(frame, reply.delay)
+            else:
+                self._send_split(frame)
             self.record.frames_sent += 1
         else:
             if not fault:
@@ -186,6 +223,11 @@ class Exchange:
         self._send_split(error_frame(index) if fault == "error_frame" else malformed_frame(index))
         self.record.frames_sent += 1
         self._send(b"")
+
+
+def _pieces(data: bytes, count: int) -> list[bytes]:
+    size = max(1, -(-len(data) // count))
+    return [data[i : i + size] for i in range(0, len(data), size)]
 
 
 def parse_json(data: bytes) -> object:
