@@ -45,7 +45,8 @@ class Collector:
         self.answer_at: float | None = None
         self.ended_at: float | None = None
         self.done = threading.Event()
-        self.messages = elide(chat_messages(request))  # what was sent: built once, not per refresh
+        # What was sent, built once (not per refresh); a key typed into a prompt is masked too.
+        self.messages = redact(elide(chat_messages(request)))
 
     def apply(self, event: object) -> None:
         kind = type(event)

@@ -273,3 +273,20 @@ def test_the_terminal_never_prints_a_piece_of_the_key(test_key) -> None:
     assert "stored: answer: sk-…1e5b" in cell
     assert_hidden(test_key, [proc.stdout, proc.stderr])
     assert test_key[:5] not in proc.stdout  # not even the start of it, in any delta
+
+
+def test_a_key_put_into_the_prompt_is_masked_in_what_the_result_says_was_sent(
+    ip, magics, hostile, test_key
+) -> None:
+    magics.base_url = hostile.compat_base
+    ip.user_ns["pasted"] = test_key
+    try:
+        with capture_output() as cap:
+            ip.run_cell_magic("qwen", "-o r", "Is {pasted} a valid key?")
+    finally:
+        ip.user_ns.pop("pasted")
+    sent = hostile.requests[-1].body["messages"][-1]["content"]
+    assert test_key in str(sent)  # the user sent it: that is theirs to decide...
+    result = ip.user_ns["r"]
+    assert "Is sk-…1e5b a valid key?" in str(result.messages)  # ...but it is never shown
+    assert_hidden(test_key, [str(result.messages), *everything_shown(cap, result)])
