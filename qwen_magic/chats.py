@@ -99,18 +99,23 @@ class Chat:
         return cls(name=name, system=data.get("system"), turns=turns)
 
     def _repr_markdown_(self) -> str:
-        lines = [f"**Chat `{self.name}`** — {len(self.turns)} turns"]
+        """The history as Markdown. Answers, reasoning and a loaded file's text are untrusted:
+        each block is made safe as it will be parsed (after its ``**You:**`` prefix)."""
+        from .render.markdown import close_open_fence
+        from .render.safe import inline_code, plain_markdown, safe_markdown
+
+        lines = [f"**Chat {inline_code(self.name)}** — {len(self.turns)} turns"]
         if self.system:
-            lines.append(f"*system:* {self.system}")
+            lines.append(safe_markdown(close_open_fence(f"*system:* {self.system}")))
         for turn in self.turns:
             content = turn.user.get("content")
             text = content if isinstance(content, str) else _text_of(content)
-            lines.append(f"**You:** {text}")
+            lines.append(safe_markdown(close_open_fence(f"**You:** {text}")))
             if turn.reasoning:
-                lines.append(
-                    f"<details><summary>Thinking</summary>\n\n{turn.reasoning}\n\n</details>"
-                )
-            lines.append(f"**{turn.model or 'Qwen'}:** {turn.answer}")
+                reasoning = safe_markdown(close_open_fence(str(turn.reasoning)))
+                lines.append(f"<details><summary>Thinking</summary>\n\n{reasoning}\n\n</details>")
+            model = plain_markdown(str(turn.model or "Qwen"))
+            lines.append(safe_markdown(close_open_fence(f"**{model}:** {turn.answer}")))
         return "\n\n".join(lines)
 
     def __repr__(self) -> str:

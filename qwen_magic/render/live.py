@@ -14,6 +14,7 @@ from typing import Any
 
 from ..request import Request, Result
 from .markdown import close_open_fence, split_in_code, split_stable
+from .safe import safe_html, safe_markdown
 from .static import thinking_summary, to_bundle, usage_line
 
 
@@ -26,7 +27,11 @@ def _markdown_output(text: str, mime: str = "text/markdown") -> dict[str, Any]:
 
 
 class MarkdownStream:
-    """A growing Markdown text: frozen blocks + one tail, each rendered by the frontend."""
+    """A growing Markdown text: frozen blocks + one tail, each rendered by the frontend.
+
+    Each piece is its own Markdown document, made safe on its own (model text is untrusted):
+    a frozen block once, the tail at each refresh.
+    """
 
     def __init__(
         self, min_tail: int = 800, mime: str = "text/markdown", freeze_every: float = 1.0
@@ -49,14 +54,15 @@ class MarkdownStream:
             return
         self._shown = text
         if self.mime != "text/markdown":  # HTML can't be cut into blocks safely
-            self.tail.outputs = (_markdown_output(text, self.mime),)
+            self.tail.outputs = (_markdown_output(safe_html(text), self.mime),)
             return
         tail = self._carry + text[self._frozen_len :]
         now = time.monotonic()
         if now - self._last_freeze >= self.freeze_every:
             self._freeze(tail, now)
             tail = self._carry + text[self._frozen_len :]
-        self.tail.outputs = (_markdown_output(close_open_fence(tail)),) if tail else ()
+        shown = safe_markdown(close_open_fence(tail)) if tail else ""
+        self.tail.outputs = (_markdown_output(shown),) if shown else ()
 
     def _freeze(self, tail: str, now: float) -> None:
         """Render the finished part of ``tail`` once, in its own widget."""
@@ -69,7 +75,7 @@ class MarkdownStream:
                 return
             stable, used, carry = split
         self._last_freeze = now
-        frozen = self._w.Output(outputs=(_markdown_output(stable),))  # one message, not two
+        frozen = self._w.Output(outputs=(_markdown_output(safe_markdown(stable)),))  # one message
         self.box.children = (*self.box.children[:-1], frozen, self.tail)
         self._frozen_len += used - len(self._carry)
         self._carry = carry

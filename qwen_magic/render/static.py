@@ -7,6 +7,7 @@ import json
 
 from ..request import Result
 from .markdown import close_open_fence, fenced
+from .safe import inline_code, plain_markdown, plain_text, safe_html, safe_markdown
 
 STOPPED = "■ Stopped — the answer above is partial."
 STOPPED_PLAIN = "[stopped: the answer above is partial]"
@@ -50,11 +51,12 @@ def usage_line(result: Result, *, name_model: bool = True) -> str:
 
 
 def answer_markdown(result: Result) -> str:
+    """The answer as Markdown that is safe to render (model text is untrusted)."""
     if result.data is not None:
-        return fenced(json.dumps(result.data, indent=2, ensure_ascii=False), "json")
+        return safe_markdown(fenced(json.dumps(result.data, indent=2, ensure_ascii=False), "json"))
     if result.format == "text":
-        return fenced(result.text, "text") if result.text else ""
-    return close_open_fence(result.text)
+        return safe_markdown(fenced(result.text, "text")) if result.text else ""
+    return safe_markdown(close_open_fence(result.text))
 
 
 def finish_note(result: Result) -> str:
@@ -72,11 +74,12 @@ def error_markdown(result: Result) -> str:
     err = result.error
     if err is None:
         return ""
-    lines = [f"**⚠ {html.escape(err.summary())}**"]
+    # The summary and the request id come from the server: shown literally.
+    lines = [f"**⚠ {plain_markdown(err.summary())}**"]
     if err.request_id:
-        lines.append(f"request id: `{err.request_id}`")
+        lines.append(f"request id: {inline_code(err.request_id)}")
     if err.hint:
-        lines.append(f"**Fix:** {err.hint}")
+        lines.append(f"**Fix:** {safe_markdown(' '.join(err.hint.splitlines()))}")
     if result.text or result.reasoning:
         lines.append("The partial answer above is kept.")
     return "\n".join("> " + line + "  " for line in lines)
@@ -123,8 +126,9 @@ def to_markdown(result: Result) -> str:
     if result.media:
         blocks.append(media_html(result))
     if result.reasoning:
-        body = close_open_fence(result.reasoning).replace("</details>", "&lt;/details&gt;")
+        body = close_open_fence(result.reasoning)
         body = "\n".join("> " + line for line in body.splitlines())  # set apart from the answer
+        body = safe_markdown(body)  # (no `<` is left outside code: nothing closes <details>)
         blocks.append(
             f"<details><summary>{thinking_summary(result)}</summary>\n\n{body}\n\n</details>"
         )
@@ -138,7 +142,7 @@ def to_markdown(result: Result) -> str:
         blocks.append(f"*{STOPPED}*")
     if result.error:
         blocks.append(error_markdown(result))
-    blocks.append(f"<sub>{html.escape(usage_line(result))}</sub>")
+    blocks.append(f"<sub>{plain_markdown(usage_line(result))}</sub>")
     return "\n\n".join(blocks)
 
 
@@ -157,7 +161,7 @@ def to_plain(result: Result) -> str:
     if result.error:
         blocks.append(f"[error] {result.error}")
     blocks.append(f"[{usage_line(result)}]")
-    return "\n\n".join(blocks)
+    return plain_text("\n\n".join(blocks))  # a terminal prints text/plain as it is
 
 
 def to_html(result: Result) -> str:
@@ -170,7 +174,7 @@ def to_html(result: Result) -> str:
             f"<details><summary>{thinking_summary(result)}</summary>"
             f"<pre style='white-space:pre-wrap'>{html.escape(result.reasoning)}</pre></details>"
         )
-    parts.append(result.text)
+    parts.append(safe_html(result.text))
     if result.interrupted:
         parts.append(f"<p><em>{STOPPED}</em></p>")
     if result.error:

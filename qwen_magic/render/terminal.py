@@ -7,6 +7,7 @@ from collections.abc import Callable
 from typing import TextIO
 
 from ..request import Request, Result
+from .safe import plain_text
 from .static import STOPPED_PLAIN, thinking_summary, usage_line
 
 
@@ -22,7 +23,9 @@ class TerminalRenderer:
             self._write("[inputs: " + ", ".join(m.describe() for m in request.media) + "]\n")
 
     def _write(self, text: str) -> None:
-        self.stream.write(text)
+        # Model and server text is untrusted: no escape sequence reaches the terminal (an ESC
+        # split across two deltas is dropped from the first, so none can form).
+        self.stream.write(plain_text(text))
         self.stream.flush()
 
     def update(self, result: Result) -> None:
