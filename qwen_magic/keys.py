@@ -128,11 +128,6 @@ def _remember(key: str) -> None:
         _known = {**_known, key: tuple(sorted(forms, key=len, reverse=True))}
 
 
-def known_keys() -> list[str]:
-    """Masks of the keys remembered this session (for tests and ``%qwencmd config``)."""
-    return [mask(key) for key in _known]
-
-
 def redact(value: Any) -> Any:
     """``value`` with every key of this session masked: text, or dicts/lists/tuples of it.
 
@@ -169,7 +164,7 @@ def redact_object(obj: Any) -> Any:
         return obj
     dump = getattr(obj, "model_dump", None)
     try:
-        plain = dump() if callable(dump) else obj
+        plain = dump(warnings=False) if callable(dump) else obj
     except Exception:  # a model that cannot dump itself: judge it by its text
         plain = repr(obj)
     masked = redact(plain)
