@@ -169,6 +169,19 @@ def test_interrupt_before_the_first_byte_sends_nothing_more(
     assert generation_requests(emulator) == 1  # never retried, never re-sent
 
 
+@pytest.mark.parametrize("api", APIS)
+def test_interrupt_while_waiting_to_retry_cancels_the_retry(ip, magics, emulator, api) -> None:
+    magics.display = "final"
+    magics.max_retries = 2
+    emulator.default_reply = Reply(fault="http_503", retry_after="2")
+    interrupter = interrupt_once_sent(emulator)
+    r, _, _ = ask(ip, f"--api {api} --no-think")
+    interrupter.join()
+    assert r.interrupted and r.error is None
+    time.sleep(2.5)  # past the Retry-After
+    assert generation_requests(emulator) == 1
+
+
 # -- retries and the deadline -----------------------------------------------------------------
 
 
@@ -226,3 +239,54 @@ def test_a_failing_display_still_ends_the_cell_with_a_result(ip, magics, emulato
     assert "the display broke" in r.error.message
     assert "still here" in cap.outputs[-1].data["text/plain"]  # shown plainly instead
     assert "Traceback" not in cap.stderr
+
+
+# -- in a real kernel: the Stop button and the interrupt, before the first byte ----------------
+
+STALL_NEXT = (
+    "from qwen_magic import _loaded\n"
+    "from qwen_magic.testing import Reply\n"
+    "_m = _loaded[id(get_ipython())]\n"
+    "_m.emulator.clear()\n"
+    "_m.emulator.default_reply = Reply(fault='stall', delay=30.0)\n"
+)
+REPORT = (
+    "import time\n"
+    "time.sleep(1.5)\n"  # past any retry delay
+    "_sent = [q for q in _m.emulator.requests if q.protocol != 'models']\n"
+    "_sent[0].finished.wait(5)\n"
+    "print(len(_sent), _qwen.interrupted, repr(_qwen.text), _qwen.error, _sent[0].disconnected)\n"
+    "_m.emulator.clear()\n"
+)
+
+
+@pytest.fixture(scope="module")
+def kernel() -> Iterator:
+    pytest.importorskip("jupyter_client")
+    from qwen_magic.testing.kernel import Kernel
+
+    k = Kernel()
+    reply, _ = k.run("%load_ext qwen_magic\n%qwencmd emulator start")
+    assert reply["content"]["status"] == "ok"
+    yield k
+    k.shutdown()
+
+
+@pytest.mark.parametrize("how", ["stop button", "interrupt"])
+@pytest.mark.parametrize("api", APIS)
+def test_in_a_kernel_stop_before_the_first_byte_sends_nothing_more(kernel, api, how) -> None:
+    from qwen_magic.testing.kernel import stop_button_comm
+
+    kernel.run(f"%qwen -q --api {api} warm up")  # the SDK imported, the client built
+    kernel.run(STALL_NEXT)
+    msg_id = kernel.send(f"%%qwen --api {api}\nHello")
+    comm_id = stop_button_comm(kernel, msg_id)
+    time.sleep(0.5)  # the request is out, its answer 30 s away
+    if how == "interrupt":
+        kernel.km.interrupt_kernel()
+    else:
+        click = {"comm_id": comm_id, "data": {"method": "custom", "content": {"event": "click"}}}
+        kernel.kc.shell_channel.send(kernel.kc.session.msg("comm_msg", click))
+    assert kernel.reply(msg_id, timeout=10)["content"]["status"] == "ok"  # no traceback
+    _, report = kernel.run(REPORT)
+    assert report.split() == ["1", "True", "''", "None", "True"]
