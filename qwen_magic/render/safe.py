@@ -113,13 +113,14 @@ def _clean_info(info: str) -> str:
     return match.group(0) if match else ""
 
 
-@lru_cache(maxsize=1)
-def _parser() -> Any:
+@lru_cache(maxsize=2)
+def _parser(inline: bool = True) -> Any:
+    """markdown-it (CommonMark + GFM tables), with HTML on: where a frontend sees a tag we see
+    one too (then escape it). Without ``inline``: the blocks only, at half the cost."""
     from markdown_it import MarkdownIt
 
-    # html=True: where a frontend sees a tag, we must not see a code span (CommonMark gives
-    # tags precedence), and the tag is then escaped.
-    return MarkdownIt("commonmark", {"html": True}).enable(["table", "strikethrough"])
+    md = MarkdownIt("commonmark", {"html": True}).enable(["table", "strikethrough"])
+    return md if inline else md.disable("inline")
 
 
 def safe_markdown(text: str) -> str:
@@ -131,18 +132,23 @@ def safe_markdown(text: str) -> str:
         return text  # nothing that could become HTML, a link, an image or code
     # First escape tags until the structure stops changing: an HTML block hides the fences
     # and indented code after it, which show up once it is escaped.
-    for _ in range(8):
-        tokens = _parser().parse(text)
-        escaped = _rewrite(text, tokens, final=False)
-        if escaped == text:
-            break
-        text = escaped
-    else:
-        return _escape_everything(text)
-    out = _rewrite(text, tokens, final=True)
-    if not _verified(out):
-        return _escape_everything(text)  # fail closed: shown as plain text
-    return out
+    try:
+        parsed = text
+        tokens = _parser().parse(text)  # the full parse: reused to verify when nothing changes
+        for _ in range(8):
+            escaped = _rewrite(text, tokens, final=False)
+            if escaped == text:
+                break
+            text = escaped
+            tokens = _parser(inline=False).parse(text)
+        else:
+            return _escape_everything(text)
+        out = _rewrite(text, tokens, final=True)
+        if _verified(out, tokens if out == parsed else None):
+            return out
+    except Exception:  # a parser bug on hostile input (markdown-it-py can raise IndexError)
+        pass
+    return _escape_everything(text)  # fail closed: shown as plain text
 
 
 def _rewrite(text: str, tokens: list[Any], *, final: bool) -> str:
@@ -214,6 +220,8 @@ def _code_block(token: Any, source: list[str], *, top_level: bool) -> str:
 def _prose(text: str, *, final: bool = True, spans: bool = True) -> str:
     """Text outside code blocks: escape tags, keep code spans, check link and image targets
     (``final``; the first passes only escape tags)."""
+    if "<" not in text and (not final or not any(c in text for c in "]!`\"")):
+        return text
     math = _math_spans(text) if spans and _MATH_MARK.search(text) else ()
     pictures: set[int] = set()  # the `]` of data: images kept as images
     out: list[str] = []
@@ -389,10 +397,10 @@ def _math_spans(text: str) -> list[tuple[int, int]]:
 _OUR_HTML = re.compile(r'^(?:</?code>|<pre><code(?: class="language-[A-Za-z0-9_+#.-]+")?>.*)$')
 
 
-def _verified(markdown: str) -> bool:
+def _verified(markdown: str, tokens: list[Any] | None = None) -> bool:
     """Parse what we made and check it: no raw HTML but ours, no link or image we did not
     mean, and every code region that would be harmful as text in a form no parser misreads."""
-    for token in _parser().parse(markdown):
+    for token in tokens if tokens is not None else _parser().parse(markdown):
         if token.type == "html_block" and not _OUR_HTML.match(token.content.strip()):
             return False
         if token.type == "code_block" and _dangerous(token.content):
