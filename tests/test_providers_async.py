@@ -191,3 +191,19 @@ def test_run_clean_does_catch_a_leaked_session() -> None:
 
     with pytest.raises(AssertionError, match="Unclosed client session"):
         run_clean(leak)
+
+
+@pytest.mark.parametrize("api", APIS)
+@pytest.mark.parametrize(
+    ("fault", "words"),
+    [("null_choice", "null"), ("invalid_utf8", "not valid UTF-8"), ("huge_frame", "passed"),
+     ("empty_stream", "before its first event"), ("html_502", "HTML page from a proxy")],
+)  # fmt: skip
+def test_hostile_replies_name_the_server(emulator, api, fault, words) -> None:
+    emulator.queue(Reply(text="one two three four", reasoning="", fault=fault, fault_after=2))
+    request = make_request(emulator, api, thinking=False)
+    events = run_clean(lambda: collect(make_provider(request)))
+    assert isinstance(events[-1], Failed) and words in str(events[-1].error)
+    assert events[-1].error.kind in ("server", "proxy")
+    assert answer(events)[1] == ("one two " if fault in ("null_choice", "invalid_utf8",
+                                                         "huge_frame") else "")  # fmt: skip

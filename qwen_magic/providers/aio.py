@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 from ..errors import ServiceError
 from ..events import Event, Failed, Finished, ReasoningDelta, Started
 from .attempts import Attempts, aretrying
+from .guard import ReadGuard, guarding
 from .openai_common import failure
 from .think_tags import ThinkTagSplitter
 from .wire import NO_EVENTS, BadReply, not_a_stream, text
@@ -65,8 +66,14 @@ def async_openai_client(
     def create() -> Any:
         import openai
 
+        from .openai_common import guarded_async_transport
+
         return openai.AsyncOpenAI(
-            base_url=base_url, api_key=api_key, timeout=timeout, max_retries=max_retries
+            base_url=base_url,
+            api_key=api_key,
+            timeout=timeout,
+            max_retries=max_retries,
+            http_client=openai.DefaultAsyncHttpxClient(transport=guarded_async_transport()),
         )
 
     async def close(client: Any) -> None:
@@ -99,11 +106,14 @@ def dashscope_session() -> Any:  # an async context manager yielding aiohttp.Cli
 async def chat_events(provider: ChatProvider) -> AsyncIterator[Event]:
     """``ChatProvider.aevents``: the sync translation, over ``AsyncOpenAI``."""
     req = provider.request
+    guard = ReadGuard(req.timeout)
     async with async_openai_client(req.base_url, req.api_key, req.timeout) as client:
-        async for event in aretrying(
-            lambda attempts: _chat_attempt(provider, client, attempts), Attempts(req)
-        ):
-            yield event
+        with guarding(guard):
+            async for event in aretrying(
+                lambda attempts: _chat_attempt(provider, client, attempts),
+                Attempts(req, guard=guard),
+            ):
+                yield event
 
 
 async def _chat_attempt(
@@ -179,6 +189,6 @@ async def _chat_attempt(
             for event in completion_events(completion, raw.headers.get("x-request-id")):
                 yield event
     except Exception as exc:
-        error = failure(exc, attempts.stopped, None, started)
+        error = failure(exc, attempts.stopped, attempts.guard, started)
         if error is not None:
             yield Failed(error)

@@ -176,8 +176,9 @@ async def aretrying(
                         if delay is not None:
                             break
                     attempts.conclude(event.error, answered=answering)  # type: ignore[attr-defined]
-                elif kind is TextDelta or kind is ReasoningDelta:
+                elif not answering and (kind is TextDelta or kind is ReasoningDelta):
                     answering = True
+                    attempts.answer_began()
                 first = False
                 yield event
         finally:

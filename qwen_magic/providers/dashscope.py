@@ -215,9 +215,14 @@ def reply_problem(exc: BaseException, status: int | None) -> BadReply | None:
     it. (``status``: the HTTP status, when known; an error reply that is not JSON is the
     service's error, shown as such.)"""
     import json
+    import re
 
     if isinstance(exc, BadReply):
         return exc
+    if type(exc).__name__ == "LineTooLong":  # aiohttp's bound on one line of the stream
+        limit = re.search(r"more than (\d+) bytes", str(exc))
+        size = f"{int(limit.group(1)) // 1024} KB" if limit else "aiohttp's limit"
+        return BadReply(f"one event of the stream passed {size}")
     if isinstance(exc, UnicodeDecodeError):
         return undecodable(exc)
     framed = isinstance(exc, json.JSONDecodeError) and any(

@@ -24,6 +24,7 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
+from contextvars import ContextVar
 from typing import Any
 
 from ..errors import ServiceError
@@ -31,7 +32,8 @@ from ..errors import ServiceError
 MAX_REPLY_BYTES = 256 * 2**20  # far above any real answer (a 64k-token stream is ~30 MB)
 MAX_FRAME_BYTES = 8 * 2**20  # one event of a stream; a real one is a few KB
 
-_local = threading.local()
+# Per thread (the sync calls run in a worker thread) and per task (the async twins).
+_current: ContextVar[ReadGuard | None] = ContextVar("qwen_magic_read_guard", default=None)
 
 
 class ReplyRefused(Exception):
@@ -39,19 +41,19 @@ class ReplyRefused(Exception):
 
 
 def current() -> ReadGuard | None:
-    """The guard of the call running on this thread, if any."""
-    return getattr(_local, "guard", None)
+    """The guard of the call running on this thread (or task), if any."""
+    return _current.get()
 
 
 @contextmanager
 def guarding(guard: ReadGuard) -> Iterator[ReadGuard]:
-    """Make ``guard`` the one the HTTP layers of this thread report to."""
-    previous = current()
-    _local.guard = guard
+    """Make ``guard`` the one the HTTP layers of this thread (or task) report to."""
+    previous = _current.get()
+    _current.set(guard)
     try:
         yield guard
     finally:
-        _local.guard = previous
+        _current.set(previous)  # not reset(token): an async generator may end elsewhere
         guard.release()
 
 

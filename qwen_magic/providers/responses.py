@@ -298,11 +298,13 @@ class ResponsesProvider:
         from .aio import async_openai_client
 
         req = self.request
+        guard = ReadGuard(req.timeout)
         async with async_openai_client(req.base_url, req.api_key, req.timeout) as client:
-            async for event in aretrying(
-                lambda attempts: self._aattempt(client, attempts), Attempts(req)
-            ):
-                yield event
+            with guarding(guard):
+                async for event in aretrying(
+                    lambda attempts: self._aattempt(client, attempts), Attempts(req, guard=guard)
+                ):
+                    yield event
 
     async def _aattempt(self, client: Any, attempts: Attempts) -> AsyncIterator[Event]:
         timeout = attempts.begin()
@@ -333,6 +335,7 @@ class ResponsesProvider:
                 for item in state.whole(raw.parse()):  # parsed synchronously
                     yield item
         except Exception as exc:
-            error = failure(exc, attempts.stopped, None, state is not None and state.started)
+            started = state is not None and state.started
+            error = failure(exc, attempts.stopped, attempts.guard, started)
             if error is not None:
                 yield Failed(error)
