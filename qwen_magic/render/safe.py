@@ -220,7 +220,7 @@ def _code_block(token: Any, source: list[str], *, top_level: bool) -> str:
 def _prose(text: str, *, final: bool = True, spans: bool = True) -> str:
     """Text outside code blocks: escape tags, keep code spans, check link and image targets
     (``final``; the first passes only escape tags)."""
-    if "<" not in text and (not final or not any(c in text for c in "]!`\"")):
+    if "<" not in text and (not final or not any(c in text for c in ']!`"')):
         return text
     math = _math_spans(text) if spans and _MATH_MARK.search(text) else ()
     pictures: set[int] = set()  # the `]` of data: images kept as images
