@@ -130,7 +130,10 @@ class Run:
     def __init__(self, request: Request, renderer: Renderer, provider: Provider | None = None):
         self.request = request
         self.renderer = renderer
-        self.provider = provider or make_provider(request)
+        try:
+            self.provider = provider or make_provider(request)
+        except Exception as exc:  # a bug: reported by the worker like any other
+            self.provider = _Unavailable(exc)
         self.collector = Collector(request)
         self.cancelled = threading.Event()
         self.worker = threading.Thread(target=self._pump, name="qwen-stream", daemon=True)
@@ -289,6 +292,19 @@ def _show_plain(result: Result) -> None:
         if result.error is not None:
             lines.append(f"[error] {result.error.summary()}")
         publish_display_data({"text/plain": "\n\n".join(lines) or "[no answer]"})
+
+
+class _Unavailable:
+    """Stands in for a provider that could not be made: its events raise the error."""
+
+    def __init__(self, exc: Exception) -> None:
+        self.exc = exc
+
+    def events(self) -> Any:
+        raise self.exc
+
+    def abort(self) -> None:
+        pass
 
 
 def _format_traceback(exc: BaseException) -> str:

@@ -290,3 +290,16 @@ def test_in_a_kernel_stop_before_the_first_byte_sends_nothing_more(kernel, api, 
     assert kernel.reply(msg_id, timeout=10)["content"]["status"] == "ok"  # no traceback
     _, report = kernel.run(REPORT)
     assert report.split() == ["1", "True", "''", "None", "True"]
+
+
+def test_a_provider_that_cannot_be_made_still_ends_the_cell_with_a_result(
+    ip, magics, emulator, monkeypatch
+) -> None:
+    def broken(request):
+        raise RuntimeError("no provider today")
+
+    monkeypatch.setattr("qwen_magic.runner.make_provider", broken)
+    magics.display = "final"
+    r, shown, cap = ask(ip, "--no-think")
+    assert r.error.kind == "internal" and "no provider today" in shown
+    assert "Traceback" not in cap.stderr and emulator.requests == []
