@@ -472,7 +472,7 @@ def safe_html(html: str) -> str:
     handlers, styles, forms, frames, remote images and every other URL scheme do not."""
     import nh3
 
-    return nh3.clean(
+    clean = nh3.clean(
         html,
         tags=set(_HTML_TAGS),
         attributes={tag: set(names) for tag, names in _HTML_ATTRIBUTES.items()},
@@ -481,6 +481,11 @@ def safe_html(html: str) -> str:
         link_rel="noopener noreferrer",
         strip_comments=True,
     )
+    return _IMAGE_WITHOUT_SOURCE.sub("", clean)  # its remote source was dropped: no broken icon
+
+
+# nh3's output is normalized (attributes quoted, ">" escaped in values): a regex can read it.
+_IMAGE_WITHOUT_SOURCE = re.compile(r"<img(?![^>]*\ssrc=)[^>]*>")
 
 
 # ------------------------------------------------------------------------------ terminal
