@@ -15,7 +15,8 @@ class Provider(Protocol):
         ...
 
     def abort(self) -> None:
-        """Close the HTTP stream now (called from another thread when the user stops)."""
+        """Stop now, from another thread (the user pressed Stop): shut the socket, even one
+        still waiting for the response headers, and never send the request again."""
         ...
 
 
