@@ -435,3 +435,40 @@ def test_terminal_text_has_no_control_sequences() -> None:
     clean = plain_text(hostile)
     assert not re.search(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]", clean), repr(clean)
     assert clean.startswith("ok") and "tab\tnew\nline" in clean and "title" in clean
+
+
+# ------------------------------------------------------------------------------ random mixes
+PIECES = [
+    *("```", "````", "~~~", "```html", "``` x`y", "```mermaid", '```x"onclick="qx(1)', "    "),
+    *("  ", "- ", "1. ", "> ", "`", "``", "\\", "$", "$$", "\\\\(", "\\\\)", "\\\\[", "\\\\]"),
+    *("\\begin{x}", "\\end{x}", "{", "}", "| a | b |\n|---|---|\n| ", "*", "_", "[", "]", "("),
+    *(")", "!", "&lt;", "&#60;", "<", "<!--", "-->", "<?", "?>", "<![CDATA[", "]]>", "@@0@@"),
+    *("\t", "text", "x<y", "a < b", "#", "---", "==="),
+]
+JOINTS = ["", " ", "\n", "\n\n", "\n  ", "\n    ", "\n> ", "\n- "]
+
+
+def random_mixes(count: int, seed: int) -> list[str]:
+    import random
+
+    rng = random.Random(seed)
+    docs = []
+    for _ in range(count):
+        parts = []
+        for _ in range(rng.randint(2, 16)):
+            parts.append(rng.choice(PAYLOADS if rng.random() < 0.35 else PIECES))
+            parts.append(rng.choice(JOINTS))
+        docs.append("".join(parts))
+    return docs
+
+
+def test_random_mixes_of_payloads_and_markdown_structure_are_inert() -> None:
+    """Payloads cut into fences, lists, quotes, math and code spans, as the static output shows
+    them (the reasoning quoted inside <details>): a seeded sample."""
+    from qwen_magic.render.static import to_markdown
+    from qwen_magic.request import Result
+
+    docs = random_mixes(400, seed=9)
+    for text, reasoning in zip(docs[::2], docs[1::2], strict=True):
+        md = to_markdown(Result(text=text, reasoning=reasoning, model="m", api="chat"))
+        assert_inert({"text/markdown": md}, text)
