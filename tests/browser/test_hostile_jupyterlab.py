@@ -158,6 +158,52 @@ JS_TRUSTED = f"""
 """
 
 
+# Random mixes of payloads and Markdown structure (fences, lists, quotes, math, code spans).
+PIECES = [
+    *("```", "````", "~~~", "```html", "``` x`y", "```mermaid", '```x"onclick="qx(0)', "    "),
+    *("  ", "- ", "1. ", "> ", "`", "``", "\\", "$", "$$", "\\\\(", "\\\\)", "\\\\[", "\\\\]"),
+    *("\\begin{x}", "\\end{x}", "{", "}", "| a | b |\n|---|---|\n| ", "*", "_", "[", "]"),
+    *("(", ")", "!", "&lt;", "&#60;", "<", "<!--", "-->", "<?", "?>", "<![CDATA[", "]]>"),
+    *("@@0@@", "\t", "text", "x<y", "a < b", "#", "---", "==="),
+]
+JOINTS = ["", " ", "\n", "\n\n", "\n  ", "\n    ", "\n> ", "\n- "]
+
+
+def random_mixes(count: int, seed: int) -> list[str]:
+    import random
+
+    md, reasoning, _html = _payloads()
+    payloads = md + reasoning
+    rng = random.Random(seed)
+    docs = []
+    for _ in range(count):
+        parts = []
+        for _ in range(rng.randint(2, 16)):
+            parts.append(rng.choice(payloads if rng.random() < 0.35 else PIECES))
+            parts.append(rng.choice(JOINTS))
+        docs.append("".join(parts))
+    return docs
+
+
+# JupyterLab's own Markdown renderer (removeMath, marked, code highlighting, MathJax), trusted.
+JS_RENDER_ALL = f"""
+async ([path, docs]) => {{
+  const w = ({JS_PANEL})(path);
+  const host = document.createElement('div');
+  host.id = 'qwen-fuzz';
+  document.body.appendChild(host);
+  for (const source of docs) {{
+    const renderer = w.content.rendermime.createRenderer('text/markdown');
+    host.appendChild(renderer.node);
+    await renderer.renderModel({{
+      data: {{'text/markdown': source}}, metadata: {{}}, trusted: true, setData() {{}}
+    }});
+  }}
+  return host.querySelectorAll('.jp-RenderedMarkdown').length;
+}}
+"""
+
+
 class Watch:
     """What ran (qx calls, dialogs) and what could act, gathered at every look."""
 
@@ -243,6 +289,16 @@ def test_no_payload_runs_live_static_reopened_or_in_nbconvert(lab: Lab, page: An
     shot(lab, page, "11-hostile-static", cells(page).nth(first))
     watch.assert_clean()
     assert_no_errors(page)
+
+    # The same renderer on random mixes, made safe as an answer is.
+    from qwen_magic.render.safe import safe_markdown
+
+    docs = [safe_markdown(doc) for doc in random_mixes(300, seed=5)]
+    assert page.evaluate(JS_RENDER_ALL, [name, docs]) == len(docs)
+    time.sleep(0.5)  # image errors and toggles fire after rendering
+    watch.look("random mixes", "#qwen-fuzz")
+    page.evaluate("() => document.getElementById('qwen-fuzz').remove()")
+    watch.assert_clean()
     answer = cells(page).nth(first).locator(".jp-OutputArea-output.jp-RenderedMarkdown")
     expect(answer).to_contain_text("<img src=x onerror=qx(1)>")  # shown as text
     expect(answer).to_contain_text("[md link](javascript:qx(")
