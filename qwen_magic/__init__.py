@@ -54,6 +54,9 @@ def ask(prompt: str, **options: Any) -> Result:
     take: a path, a glob, a URL, or the object itself (a PIL image, an array, bytes, or a
     list of them).
     Inside IPython the loaded extension's configuration is the default.
+    An interrupt (Ctrl-C, the kernel's ■) is re-raised as ``qwen_magic.api.Interrupted`` (a
+    ``KeyboardInterrupt`` whose ``.result`` is the partial Result, also stored in ``_qwen``),
+    so a loop of calls stops at once.
     """
     from .api import ask as _ask
 

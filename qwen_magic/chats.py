@@ -165,9 +165,11 @@ class ChatBook:
         """Write the chat as JSON; an existing file that is not one of our chats is replaced
         only with ``force``."""
         from .chatfile import write_chat
+        from .keys import redact
 
         target = Path(path).expanduser()
-        text = json.dumps(self.get(name).to_json(), ensure_ascii=False, indent=1)
+        # A key typed into a prompt ({my_key}) is in the turn as sent: never in the file.
+        text = json.dumps(redact(self.get(name).to_json()), ensure_ascii=False, indent=1)
         write_chat(target, text, force=force)
         return target
 

@@ -110,6 +110,7 @@ def cmd_emulator(magics: QwenMagics, rest: list[str]) -> None:
 
 def cmd_models(magics: QwenMagics, rest: list[str]) -> Table:
     from .errors import hint_for
+    from .providers.guard import ReadGuard, guarding
     from .providers.openai_common import from_openai_error, openai_client
     from .settings import build_request
 
@@ -118,7 +119,8 @@ def cmd_models(magics: QwenMagics, rest: list[str]) -> Table:
         client = openai_client(
             request.base_url, request.api_key, request.timeout, request.max_retries
         )
-        models = list(client.models.list())
+        with guarding(ReadGuard(request.timeout)):  # a server's reply is bounded here too
+            models = list(client.models.list())
     except KeyboardInterrupt:  # end here: a traceback through the SDK could show its headers
         raise QwenUsageError(f"Stopped listing the models at {request.base_url}.") from None
     except Exception as exc:

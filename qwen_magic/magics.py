@@ -261,7 +261,7 @@ class QwenMagics(Magics):
 
         Defaults come from ``%config QwenMagics.<trait>`` (model, api, region, workspace,
         base_url, api_key_env, system, thinking, stream, display, update_interval, timeout,
-        max_retries, interpolate_calls); each is checked when set, so a bad value is refused by
+        deadline, max_retries, interpolate_calls); each is checked when set, so a bad value is refused by
         ``%config`` at once. The key is read from ``$DASHSCOPE_API_KEY`` (keys are per region)
         or set for the session with ``%qwencmd key``. ``%qwencmd emulator start`` answers
         offline.

@@ -217,6 +217,7 @@ def build_request(prompt: str, options: dict[str, Any], defaults: Any) -> Reques
         stream=pick("stream"),
         timeout=defaults.timeout,
         max_retries=defaults.max_retries,
+        deadline=defaults.deadline,
         format=pick("format"),
         json_mode=bool(options.get("json")),
         prefix=options.get("prefix") or None,

@@ -217,9 +217,13 @@ def test_a_retry_after_beyond_a_minute_is_not_waited_for(emulator, api) -> None:
     assert r.error.status == 429 and generation_requests(emulator) == 1
 
 
-def test_the_deadline_is_a_setting(ip, magics) -> None:
-    magics.deadline = 42.0
-    assert magics.deadline == 42.0
+def test_the_deadline_is_a_setting(ip, magics, emulator) -> None:
+    ip.run_line_magic("config", "QwenMagics.deadline = 0.5")
+    emulator.queue(Reply(fault="stall", delay=5.0))
+    with capture_output():
+        ip.run_cell_magic("qwen", "-q -o r", "Hello")
+    error = ip.user_ns["r"].error
+    assert error.kind == "timeout" and "the call's deadline (0.5 s) passed" in error.message
     magics.deadline = None  # no limit beyond each read's timeout
 
 

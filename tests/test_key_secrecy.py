@@ -290,3 +290,13 @@ def test_a_key_put_into_the_prompt_is_masked_in_what_the_result_says_was_sent(
     result = ip.user_ns["r"]
     assert "Is sk-…1e5b a valid key?" in str(result.messages)  # ...but it is never shown
     assert_hidden(test_key, [str(result.messages), *everything_shown(cap, result)])
+
+
+def test_a_key_typed_into_a_chat_prompt_is_not_saved(ip, magics, emulator, test_key, tmp_path):
+    ip.user_ns["my_key"] = test_key  # e.g. a user pasting the key into a prompt by mistake
+    with capture_output():
+        ip.run_cell_magic("qwen", "-q -c leak", "My key is {my_key}")
+        ip.run_line_magic("qwencmd", f"save leak {tmp_path / 'leak.json'}")
+    saved = (tmp_path / "leak.json").read_text()
+    assert "My key is sk-…" in saved
+    assert_hidden(test_key, [saved])

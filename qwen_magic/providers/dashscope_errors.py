@@ -12,6 +12,7 @@ import json
 from typing import Any
 
 from ..errors import ServiceError, error_body_fields, html_error
+from ..keys import redact
 
 
 def from_dashscope_response(response: Any, *, started: bool) -> ServiceError:
@@ -53,7 +54,7 @@ def from_dashscope_exception(
             return error
         if status is not None and status != 200:  # an error reply that is not JSON
             page = html_error(status, None, exc.doc)
-            return page or ServiceError("http", str(exc.doc).strip()[:300], status=status)
+            return page or ServiceError("http", redact(str(exc.doc).strip())[:300], status=status)
     return _transport_error(exc, started)
 
 

@@ -13,6 +13,7 @@ import json
 from typing import Any
 
 from ..errors import ServiceError
+from ..keys import redact
 
 
 class BadReply(Exception):
@@ -29,6 +30,7 @@ def describe(value: Any) -> str:
     if isinstance(value, bool | int | float):
         return json.dumps(value)
     if isinstance(value, str):
+        value = redact(value)  # mask a key before cutting: a cut piece could escape the mask
         return repr(value if len(value) <= 40 else value[:40] + "…")
     if isinstance(value, list | tuple):
         return "a list"
@@ -64,7 +66,7 @@ def undecodable(exc: UnicodeDecodeError) -> BadReply:
 
 
 def not_json(exc: json.JSONDecodeError) -> BadReply:
-    sample = exc.doc[:60] if isinstance(exc.doc, str) else ""
+    sample = redact(exc.doc)[:60] if isinstance(exc.doc, str) else ""
     return BadReply(f"part of its reply is not JSON ({exc.msg}): {describe(sample)}")
 
 
