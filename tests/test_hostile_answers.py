@@ -343,6 +343,10 @@ def test_links_images_and_tags_are_shown_not_followed() -> None:
     assert "[bad](javascript:alert(1))" in html  # as text, not a link
     assert '<a href="https://evil.example/p.png">🖼 pic</a>' in html  # a link, not a fetch
     assert '<img src="data:image/png;base64,AAAA" alt="dot"' in html
+    # MathJax (nbconvert loads it) makes \href{javascript:…} a link: its backslash is doubled
+    assert safe_markdown(r"$\href{javascript:alert(1)}{x}$ $\url{https://ok.example/}$") == (
+        r"$\\href{javascript:alert(1)}{x}$ $\url{https://ok.example/}$"
+    )
 
 
 # ------------------------------------------------------------------------------ chats

@@ -42,6 +42,7 @@ _ACTIVE_ELEMENTS = frozenset(
 # A line some parser may take for a fence with a quote in its info string: JupyterLab's code
 # highlighter puts the info string into class="language-…" unescaped.
 _QUOTED_FENCE = re.compile(r'^[ \t>*+\-0-9.)]*(?:```|~~~)[^\n]*"', re.MULTILINE)
+_MATH_LINK = re.compile(r"\\(?:href|url)\s*\{(?!\s*(?:https?://|mailto:|#))")
 _LINKISH = re.compile(r"\][ \t]*[(:]|!\[")
 # What starts or ends math before a frontend parses the Markdown (JupyterLab's removeMath,
 # nbconvert's mistune math plugin): such a region may swallow a code fence.
@@ -128,7 +129,7 @@ def safe_markdown(text: str) -> str:
     if not text:
         return text
     text = text.replace("\r\n", "\n").replace("\r", "\n").replace("\0", "\ufffd")
-    if not any(c in text for c in "<]!`~"):
+    if not any(c in text for c in "<]!`~") and not _MATH_LINK.search(text):
         return text  # nothing that could become HTML, a link, an image or code
     # First escape tags until the structure stops changing: an HTML block hides the fences
     # and indented code after it, which show up once it is escaped.
@@ -220,7 +221,9 @@ def _code_block(token: Any, source: list[str], *, top_level: bool) -> str:
 def _prose(text: str, *, final: bool = True, spans: bool = True) -> str:
     """Text outside code blocks: escape tags, keep code spans, check link and image targets
     (``final``; the first passes only escape tags)."""
-    if "<" not in text and (not final or not any(c in text for c in ']!`"')):
+    if "<" not in text and (
+        not final or not (any(c in text for c in ']!`"') or _MATH_LINK.search(text))
+    ):
         return text
     math = _math_spans(text) if spans and _MATH_MARK.search(text) else ()
     pictures: set[int] = set()  # the `]` of data: images kept as images
@@ -276,6 +279,8 @@ def _prose(text: str, *, final: bool = True, spans: bool = True) -> str:
     result = "".join(out)
     if final and '"' in result:
         result = _QUOTED_FENCE.sub(lambda m: m.group(0).replace('"', "&quot;"), result)
+    if final and "\\" in result:  # MathJax's \href{javascript:…}: a link once typeset
+        result = _MATH_LINK.sub(lambda m: "\\" + m.group(0), result)
     return result
 
 
