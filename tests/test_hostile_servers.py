@@ -163,6 +163,9 @@ def test_interrupt_before_the_first_byte_sends_nothing_more(
 
     assert r.interrupted and r.error is None and r.text == ""
     assert "Traceback" not in cap.stderr
+    shown = cap.outputs[0].data["text/markdown"]
+    assert "Stopped before the first token — nothing was generated" in shown
+    assert "answer above is partial" not in shown
     record = emulator.requests[0]
     assert record.finished.wait(5) and record.disconnected  # the socket was shut
     assert not [t for t in threading.enumerate() if t.name == "qwen-stream" and t.is_alive()]

@@ -11,6 +11,15 @@ from .safe import inline_code, plain_markdown, plain_text, safe_html, safe_markd
 
 STOPPED = "■ Stopped — the answer above is partial."
 STOPPED_PLAIN = "[stopped: the answer above is partial]"
+STOPPED_EMPTY = "■ Stopped before the first token — nothing was generated."
+STOPPED_EMPTY_PLAIN = "[stopped before the first token: nothing was generated]"
+
+
+def stopped_note(result: Result, *, plain: bool = False) -> str:
+    """What a stop left: a partial answer, or nothing at all."""
+    if result.text or result.reasoning:
+        return STOPPED_PLAIN if plain else STOPPED
+    return STOPPED_EMPTY_PLAIN if plain else STOPPED_EMPTY
 
 
 def thinking_summary(result: Result) -> str:
@@ -139,7 +148,7 @@ def to_markdown(result: Result) -> str:
     if note:
         blocks.append(f"*{note}*")
     if result.interrupted:
-        blocks.append(f"*{STOPPED}*")
+        blocks.append(f"*{stopped_note(result)}*")
     if result.error:
         blocks.append(error_markdown(result))
     blocks.append(f"<sub>{plain_markdown(usage_line(result))}</sub>")
@@ -157,7 +166,7 @@ def to_plain(result: Result) -> str:
     if finish_note(result):
         blocks.append(f"[{finish_note(result)}]")
     if result.interrupted:
-        blocks.append(STOPPED_PLAIN)
+        blocks.append(stopped_note(result, plain=True))
     if result.error:
         blocks.append(f"[error] {result.error}")
     blocks.append(f"[{usage_line(result)}]")
@@ -176,7 +185,7 @@ def to_html(result: Result) -> str:
         )
     parts.append(safe_html(result.text))
     if result.interrupted:
-        parts.append(f"<p><em>{STOPPED}</em></p>")
+        parts.append(f"<p><em>{stopped_note(result)}</em></p>")
     if result.error:
         parts.append(f"<pre>{html.escape(str(result.error))}</pre>")
     parts.append(f"<sub>{html.escape(usage_line(result))}</sub>")

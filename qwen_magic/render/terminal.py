@@ -8,7 +8,7 @@ from typing import TextIO
 
 from ..request import Request, Result
 from .safe import plain_text
-from .static import STOPPED_PLAIN, thinking_summary, usage_line
+from .static import stopped_note, thinking_summary, usage_line
 
 
 class TerminalRenderer:
@@ -48,7 +48,7 @@ class TerminalRenderer:
         self.update(result)
         tail = []
         if result.interrupted:
-            tail.append(STOPPED_PLAIN)
+            tail.append(stopped_note(result, plain=True))
         if result.error:
             tail.append(f"[error] {result.error}")
         tail.append(f"[{usage_line(result)}]")
