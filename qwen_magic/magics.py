@@ -261,11 +261,12 @@ class QwenMagics(Magics):
 
         Defaults come from ``%config QwenMagics.<trait>`` (model, api, region, workspace,
         base_url, api_key_env, system, thinking, stream, display, update_interval, timeout,
-        deadline, max_retries, interpolate_calls); each is checked when set, so a bad value is refused by
-        ``%config`` at once. The key is read from ``$DASHSCOPE_API_KEY`` (keys are per region)
-        or set for the session with ``%qwencmd key``. ``%qwencmd emulator start`` answers
-        offline. Model output is untrusted: raw HTML is shown as text, links go only to
-        http(s)/mailto, and remote images become links (see the README, Security).
+        deadline, max_retries, interpolate_calls); each is checked when set, so a bad value
+        is refused by ``%config`` at once. The key is read from ``$DASHSCOPE_API_KEY`` (keys
+        are per region) or set for the session with ``%qwencmd key``. ``%qwencmd emulator
+        start`` answers offline. Model output is untrusted: raw HTML is shown as text, links
+        go only to http(s)/mailto, and remote images become links (see the README,
+        Security).
 
         Variables: ``{name}``, ``{obj.attr}``, ``{seq[0]}``, ``{d["k"]}``, ``{df.shape[0]}``,
         ``{In[3]}``, ``{Out[3]}`` are filled from your namespace. Filling reads data and never
