@@ -57,9 +57,10 @@ FAMILIES: tuple[Family, ...] = (
         "browser",
         "model",
         "Hostile answers in a real browser",
-        "the payloads in JupyterLab (Chromium): live widgets, static output, the saved notebook "
-        "reopened, nbconvert HTML; plus 300 seeded random mixes through JupyterLab's own "
-        "Markdown renderer; whether anything ran, and any active element left in the page",
+        "one case, in JupyterLab (Chromium): 41 payloads (28 Markdown, 4 reasoning, 9 `-f html`) "
+        "live, static, in the saved notebook reopened and in nbconvert HTML, plus 300 seeded "
+        "random mixes through JupyterLab's own Markdown renderer; whether anything ran, and "
+        "any active element left in the page",
         ("test_hostile_jupyterlab.py",),
         browser=True,
     ),
@@ -311,9 +312,10 @@ as it came; only what is shown is sanitized.
 whose `repr` is its mask (`sk-…f3a9`), so verbose tracebacks and debuggers show the mask. Every
 key used in the session is masked wherever a server could echo it — answer, reasoning, error
 code/message/request id (body or header), a mid-stream error, `Result.raw`, model ids — verbatim,
-escaped (JSON, URL, repr, HTML, twice) or as a piece of 10+ characters, masked *before* any
-text is cut; a streamed tail that could begin the key waits for the next chunk. A key with a
-line break, space, control, invisible or non-ASCII character is refused, naming its source.
+escaped (JSON, URL, repr, HTML, twice) or as a piece of 11 or more characters, masked
+*before* any text is cut; a streamed tail that could begin the key waits for the next chunk.
+A key with a line break, space, control, invisible or non-ASCII character is refused, naming
+its source.
 The key is sent only over https to Model Studio hosts, decided with the URL parser of the HTTP
 client that connects; a base URL the parsers could read differently (userinfo, backslash,
 whitespace, control or non-ASCII characters, a fragment, a percent-encoded host) or a workspace
@@ -325,9 +327,10 @@ protocol (empty stream, `[DONE]` first, JSON for a stream, `{}`, wrongly typed f
 UTF-8, no end marker) ends in a short error naming the server, with the partial answer kept
 and `_qwen` holding this cell's Result; a proxy's HTML page is named, not shown. A reply may
 not pass 256 MB, one event 8 MB, and one event may not take longer than `timeout` to arrive
-whole; a `deadline` bounds the whole wait, a read timeout is retried once, and the error says
-how long it waited and how many attempts it made. Stop or interrupt — even before the first
-byte — shuts the socket, and a stopped request is never retried or sent again, on any API.
+whole; a `deadline` bounds the whole wait, a read timeout is retried at most once, and the
+error says how long it waited and how many attempts it made. Stop or interrupt — even before
+the first byte — shuts the socket, and a stopped request is never retried or sent again, on
+any API.
 
 **The namespace is read, not run.** `{…}` in a prompt (and in `-i {…}`) is filled only from
 names, attributes (no dunders), subscripts and literals; a call or an operator is sent as
@@ -343,13 +346,13 @@ retries, an `-o` name that would shadow IPython's own) are a UsageError before a
 ## Out of scope and known limits
 
 - **A key echoed in a form qwen_magic does not know is not recognised**: base64-encoded,
-  reversed, with characters inserted between its letters, or in pieces shorter than 10
+  reversed, with characters inserted between its letters, or in pieces shorter than 11
   characters. Only keys used in this session are known; a key of fewer than 8 characters is
   taken for a placeholder and not masked.
 - **The SDKs' own debug logs are not filtered.** With `DASHSCOPE_LOGGING_LEVEL=debug` the
-  dashscope SDK logs raw response bodies and stream messages, and with `OPENAI_LOG=debug` the
-  openai SDK logs the `x-request-id` header: a key a server echoes there is shown unmasked.
-  These logs are off by default.
+  dashscope SDK can log the raw replies it reads, and with `OPENAI_LOG=debug` (or any logging
+  set to DEBUG) the openai SDK logs the `x-request-id` header: a key a server echoes there is
+  shown unmasked. These logs are off by default.
 - **Stop during the TCP connect** cannot interrupt the connect itself: the worker thread lives
   until the connection is made (then it is shut before anything is sent) or times out. A
   request the server already received may still be processed and billed there.
