@@ -10,36 +10,42 @@ from typing import TYPE_CHECKING, Any
 __version__ = "0.1.0"
 
 if TYPE_CHECKING:
-    from .request import Result
+    from qwen_magic.result import Result
 
 _loaded: dict[int, Any] = {}
 
 
 def load_ipython_extension(ipython: Any) -> None:
-    from . import kernel
-    from .magics import QwenMagics
+    from qwen_magic.ipython import kernel
+    from qwen_magic.ipython.magics import QwenMagics
 
     if id(ipython) in _loaded:
         return
+    from qwen_magic.render import formatters
+
     magics = QwenMagics(shell=ipython)
     ipython.register_magics(magics)
     kernel.install(ipython)
+    formatters.register(ipython)
     _loaded[id(ipython)] = magics
 
 
 def unload_ipython_extension(ipython: Any) -> None:
-    from . import kernel
+    from qwen_magic.ipython import kernel
 
     magics = _loaded.pop(id(ipython), None)
     if magics is None:
         return
     kernel.uninstall(ipython)
+    from qwen_magic.render import formatters
+
+    formatters.unregister(ipython)
     for kind, names in magics.magics.items():
         for name in names:
             ipython.magics_manager.magics[kind].pop(name, None)
     ipython.magics_manager.registry.pop(type(magics).__name__, None)
     magics.use_emulator(None)
-    from .providers.openai_common import close_clients
+    from qwen_magic.providers.openai_common import close_clients
 
     close_clients()  # cached clients hold keys and connections
     ipython.user_ns.pop("_qwen", None)
@@ -58,6 +64,6 @@ def ask(prompt: str, **options: Any) -> Result:
     ``KeyboardInterrupt`` whose ``.result`` is the partial Result, also stored in ``_qwen``),
     so a loop of calls stops at once.
     """
-    from .api import ask as _ask
+    from qwen_magic.api import ask as _ask
 
     return _ask(prompt, **options)

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from .errors import QwenUsageError
-from .request import Result
+from qwen_magic.errors import QwenUsageError
+from qwen_magic.result import Result
 
 OPTIONS = {
     "model", "api", "region", "base_url", "system", "thinking", "thinking_budget",
@@ -31,8 +31,8 @@ def _sources(value: Any, kind: str, namespace: dict[str, Any]) -> list[str]:
 
 
 def _magics() -> Any:
-    from . import _loaded
-    from .magics import QwenMagics
+    from qwen_magic import _loaded
+    from qwen_magic.ipython.magics import QwenMagics
 
     try:
         from IPython import get_ipython
@@ -42,6 +42,10 @@ def _magics() -> Any:
         shell = None
     if shell is not None and id(shell) in _loaded:
         return _loaded[id(shell)]
+    if shell is not None:  # IPython without %load_ext: a Result still shows as Markdown
+        from qwen_magic.render import formatters
+
+        formatters.register(shell)
     return QwenMagics(shell=None)
 
 
@@ -62,7 +66,7 @@ def ask(prompt: str, **options: Any) -> Result:
             f"ask() got unknown option(s) {', '.join(sorted(unknown))}; "
             f"known: {', '.join(sorted(OPTIONS))}."
         )
-    from .checks import check_options
+    from qwen_magic.ipython.checks import check_options
 
     magics = _magics()
     if isinstance(options.get("stop"), str):
@@ -72,7 +76,7 @@ def ask(prompt: str, **options: Any) -> Result:
     images = _sources(options.pop("image", None), "image", namespace)
     videos = _sources(options.pop("video", None), "video", namespace)
     if images or videos:
-        from .media import load_media
+        from qwen_magic.media import load_media
 
         options["media"] = load_media(images, videos, [], namespace)
     request = magics_request(magics, prompt, options)
@@ -86,11 +90,11 @@ def ask(prompt: str, **options: Any) -> Result:
 
 
 def magics_request(magics: Any, prompt: str, options: dict[str, Any]) -> Any:
-    from .settings import build_request
+    from qwen_magic.options.build import build_request
 
     request = build_request(prompt, options, magics)
     if request.media:
-        from .media import check_media
+        from qwen_magic.media import check_media
 
         check_media(request.media, model=request.model, api=request.api, history=[])
     return request

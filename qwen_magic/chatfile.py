@@ -15,8 +15,11 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from .errors import QwenUsageError
-from .files import FileProblem, FileTooBig, read_limited, size_text
+from qwen_magic.errors import QwenUsageError
+from qwen_magic.files import FileProblem, FileTooBig, read_limited, size_text
+
+FORMAT = "qwen_magic.chat"
+VERSION = 1
 
 CHAT_FILE_LIMIT = 256 * 1_048_576  # inline images make chats big; this is far beyond text
 SAVE_AGAIN = "save it again with `%qwencmd save NAME PATH`"
@@ -40,8 +43,6 @@ class Damaged(Exception):
 
 def read_chat(path: Path) -> dict[str, Any]:
     """The parsed, checked JSON of a chat file, or a UsageError saying what is wrong."""
-    from .chats import FORMAT
-
     shown = str(path)
     try:
         raw = read_limited(path, CHAT_FILE_LIMIT)
@@ -74,8 +75,6 @@ def read_chat(path: Path) -> dict[str, Any]:
 
 def check_chat(data: dict[str, Any]) -> None:
     """Raise ``Damaged`` at the first field whose type or value is not what we save."""
-    from .chats import VERSION
-
     version = data.get("version", 1)
     if type(version) is not int or version < 1:
         raise Damaged(f"version must be a whole number (it is {_kind(version)})")
@@ -149,8 +148,6 @@ def _kind(value: Any) -> str:
 
 def is_chat_file(path: Path) -> bool:
     """Whether ``path`` holds a qwen_magic chat (so saving over it loses nothing foreign)."""
-    from .chats import FORMAT
-
     try:
         data = json.loads(read_limited(path, CHAT_FILE_LIMIT).decode("utf-8"))
     except (FileProblem, ValueError, RecursionError):

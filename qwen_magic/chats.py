@@ -12,10 +12,8 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
-from .errors import QwenUsageError
-
-FORMAT = "qwen_magic.chat"
-VERSION = 1
+from qwen_magic.chatfile import FORMAT, VERSION
+from qwen_magic.errors import QwenUsageError
 
 
 @dataclass
@@ -32,7 +30,7 @@ class Turn:
         return [self.user, {"role": "assistant", "content": self.answer}]
 
     def __repr__(self) -> str:
-        from .media import elided_repr
+        from qwen_magic.media import elided_repr
 
         return elided_repr(self)
 
@@ -83,7 +81,7 @@ class Chat:
     @classmethod
     def from_json(cls, data: Any, name: str) -> Chat:
         """A chat from its saved JSON, every field's type checked first (``chatfile``)."""
-        from .chatfile import SAVE_AGAIN, Damaged, check_chat
+        from qwen_magic.chatfile import SAVE_AGAIN, Damaged, check_chat
 
         if not isinstance(data, dict) or data.get("format") != FORMAT:
             raise QwenUsageError(
@@ -98,31 +96,11 @@ class Chat:
         turns = [Turn(**{k: v for k, v in t.items() if k in known}) for t in data["turns"]]
         return cls(name=name, system=data.get("system"), turns=turns)
 
-    def _repr_markdown_(self) -> str:
-        """The history as Markdown. Answers, reasoning and a loaded file's text are untrusted:
-        each block is made safe as it will be parsed (after its ``**You:**`` prefix)."""
-        from .render.markdown import close_open_fence
-        from .render.safe import inline_code, plain_markdown, safe_markdown
-
-        lines = [f"**Chat {inline_code(self.name)}** — {len(self.turns)} turns"]
-        if self.system:
-            lines.append(safe_markdown(close_open_fence(f"*system:* {self.system}")))
-        for turn in self.turns:
-            content = turn.user.get("content")
-            text = content if isinstance(content, str) else _text_of(content)
-            lines.append(safe_markdown(close_open_fence(f"**You:** {text}")))
-            if turn.reasoning:
-                reasoning = safe_markdown(close_open_fence(str(turn.reasoning)))
-                lines.append(f"<details><summary>Thinking</summary>\n\n{reasoning}\n\n</details>")
-            model = plain_markdown(str(turn.model or "Qwen"))
-            lines.append(safe_markdown(close_open_fence(f"**{model}:** {turn.answer}")))
-        return "\n\n".join(lines)
-
     def __repr__(self) -> str:
         return f"Chat({self.name!r}, turns={len(self.turns)})"
 
 
-def _text_of(content: Any) -> str:
+def text_of(content: Any) -> str:
     """The text of a message, with ``[image]`` / ``[video]`` where media parts were."""
     if not isinstance(content, list):
         return str(content)
@@ -164,8 +142,8 @@ class ChatBook:
     def save(self, name: str, path: str, *, force: bool = False) -> Path:
         """Write the chat as JSON; an existing file that is not one of our chats is replaced
         only with ``force``."""
-        from .chatfile import write_chat
-        from .keys import redact
+        from qwen_magic.chatfile import write_chat
+        from qwen_magic.masking import redact
 
         target = Path(path).expanduser()
         # A key typed into a prompt ({my_key}) is in the turn as sent: never in the file.
@@ -174,7 +152,7 @@ class ChatBook:
         return target
 
     def load(self, name: str, path: str) -> Chat:
-        from .chatfile import read_chat
+        from qwen_magic.chatfile import read_chat
 
         chat = Chat.from_json(read_chat(Path(path).expanduser()), name)
         self.chats[name] = chat

@@ -158,7 +158,7 @@ def error_body_fields(body: Any) -> dict[str, Any]:
     first could leave most of a key whole but no longer recognisable."""
     import json
 
-    from .keys import redact
+    from qwen_magic.masking import redact
 
     if isinstance(body, str):
         text = body

@@ -1,7 +1,7 @@
 """The shared vocabulary between providers and renderers.
 
 A provider turns one SDK stream into a sequence of these events; the runner folds them into a
-:class:`~qwen_magic.request.Result`. Nothing here knows about SDKs or widgets.
+:class:`~qwen_magic.result.Result`. Nothing here knows about SDKs or widgets.
 """
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from .errors import ServiceError
+from qwen_magic.errors import ServiceError
 
 
 @dataclass(frozen=True, slots=True)

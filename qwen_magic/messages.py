@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from .request import Request
+from qwen_magic.request import Request
 
 
 def chat_messages(request: Request) -> list[dict[str, Any]]:

@@ -1,4 +1,4 @@
-"""What we know about model names, in one place (reference §2.4, §4.7, §7)."""
+"""What we know about model names, in one place (docs/wire.md §2.4, §4.7, §7)."""
 
 from __future__ import annotations
 

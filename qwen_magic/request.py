@@ -6,17 +6,17 @@ import math
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from .errors import QwenUsageError, ServiceError
-from .events import Usage
-from .media import check_media, elide, elided_repr
+from qwen_magic.errors import QwenUsageError
+from qwen_magic.media import check_media, elided_repr
 
 if TYPE_CHECKING:
-    from .media import Media
+    from qwen_magic.media import Media
 
 APIS = ("chat", "responses", "dashscope")
 FORMATS = ("markdown", "text", "html", "code")
 
-# The seeds' recommended settings per scenario (text-generation overview, SCENARIO_CONFIGS).
+# The recommended settings per scenario from Model Studio's text-generation overview
+# (https://www.alibabacloud.com/help/en/model-studio/text-generation, SCENARIO_CONFIGS).
 PRESETS: dict[str, dict[str, float]] = {
     "creative_writing": {"temperature": 0.9, "top_p": 0.95},
     "code_generation": {"temperature": 0.2, "top_p": 0.8},
@@ -95,53 +95,3 @@ def _check_range(
     if too_low or too_high or math.isnan(value):
         interval = f"{'(' if lo_open else '['}{lo:g}, {hi:g}{')' if hi_open else ']'}"
         raise QwenUsageError(f"{name} must be in {interval}; you gave {value:g}.")
-
-
-@dataclass
-class Result:
-    """What came back. Also stored in ``_qwen`` and in ``-o NAME``."""
-
-    text: str = ""
-    reasoning: str = ""
-    data: Any = None
-    usage: Usage = field(default_factory=Usage)
-    model: str = ""
-    api: str = ""
-    region: str | None = None
-    request_id: str | None = None
-    finish_reason: str | None = None
-    ttft: float | None = None  # seconds to the first token (reasoning or answer)
-    elapsed: float | None = None
-    reasoning_time: float | None = None  # seconds spent thinking, when it thought
-    interrupted: bool = False
-    error: ServiceError | None = None
-    messages: list[dict[str, Any]] = field(default_factory=list)  # as sent, base64 elided
-    raw: Any = field(default=None, repr=False)
-    format: str = field(default="markdown", repr=False)
-    media: list[Media] = field(default_factory=list)  # the images and video sent
-
-    def __post_init__(self) -> None:
-        self.messages = elide(self.messages)
-
-    def __repr__(self) -> str:
-        return elided_repr(self)
-
-    @property
-    def ok(self) -> bool:
-        return self.error is None and not self.interrupted
-
-    @property
-    def tokens_per_second(self) -> float | None:
-        out = self.usage.output_tokens
-        if not out or not self.elapsed or self.ttft is None:
-            return None
-        streaming = self.elapsed - self.ttft
-        return out / streaming if streaming > 0 else None
-
-    def __str__(self) -> str:
-        return self.text
-
-    def _repr_markdown_(self) -> str:
-        from .render.static import to_markdown
-
-        return to_markdown(self)

@@ -14,15 +14,15 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from .errors import ServiceError, hint_for
-from .events import Failed, Finished, ReasoningDelta, Started, TextDelta, Usage
-from .keys import hold_back, redact, redact_fields, redact_object
-from .media import elide
-from .messages import chat_messages
-from .postprocess import finalize
-from .providers import Provider, make_provider
-from .render import Renderer
-from .request import Request, Result
+from qwen_magic.errors import ServiceError, hint_for
+from qwen_magic.events import Failed, Finished, ReasoningDelta, Started, TextDelta, Usage
+from qwen_magic.masking import hold_back, redact, redact_fields, redact_object
+from qwen_magic.media import elide
+from qwen_magic.messages import chat_messages
+from qwen_magic.providers import Provider, make_provider
+from qwen_magic.render import Renderer
+from qwen_magic.request import Request
+from qwen_magic.result import Result, finalize
 
 
 class Collector:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, fields
 
-from .request import Result
+from qwen_magic.result import Result
 
 
 @dataclass

@@ -61,7 +61,7 @@ def test_chats_history_reset_save_load(ip, magics, emulator, tmp_path) -> None:
     ask(ip, "-c s --no-think", "Q2", "x2")
     table = ip.run_line_magic("qwencmd", "chats")
     assert table.rows[1][:2] == ["s", "2"]
-    md = ip.run_line_magic("qwencmd", "history s")._repr_markdown_()
+    md = ip.display_formatter.format(ip.run_line_magic("qwencmd", "history s"))[0]["text/markdown"]
     assert "**You:** Q1" in md and "Answer one." in md
     assert "<details><summary>Thinking</summary>\n\nthinking one" in md
 
@@ -94,7 +94,7 @@ def test_json_mode_parses_into_data(ip, magics, emulator) -> None:
     assert body["response_format"] == {"type": "json_object"}
     assert body["enable_thinking"] is False  # qwen3.5-plus thinks by default; JSON can't
     assert "json" in body["messages"][0]["content"].lower()  # the hint the service requires
-    assert '```json\n{\n  "sights"' in r._repr_markdown_()
+    assert '```json\n{\n  "sights"' in ip.display_formatter.format(r)[0]["text/markdown"]
 
 
 def test_invalid_json_is_an_error_that_keeps_the_raw_text(ip, emulator) -> None:
@@ -102,7 +102,7 @@ def test_invalid_json_is_an_error_that_keeps_the_raw_text(ip, emulator) -> None:
     ask(ip, "--json -o r", "Give JSON.", None)
     r = ip.user_ns["r"]
     assert r.data is None and r.error.kind == "json"
-    assert "Sure! Here you go" in r._repr_markdown_()
+    assert "Sure! Here you go" in ip.display_formatter.format(r)[0]["text/markdown"]
 
 
 def test_json_with_thinking_is_refused_up_front(ip, emulator) -> None:

@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Iterator
 from typing import Protocol
 
-from ..events import Event
-from ..request import Request
+from qwen_magic.events import Event
+from qwen_magic.request import Request
 
 
 class Provider(Protocol):
@@ -29,15 +29,15 @@ class AsyncProvider(Provider, Protocol):
 def make_provider(request: Request) -> AsyncProvider:
     """The provider of ``request.api``; its module (and SDK) is imported only now."""
     if request.api == "chat":
-        from .chat import ChatProvider
+        from qwen_magic.providers.chat import ChatProvider
 
         return ChatProvider(request)
     if request.api == "responses":
-        from .responses import ResponsesProvider
+        from qwen_magic.providers.responses import ResponsesProvider
 
         return ResponsesProvider(request)
     if request.api == "dashscope":
-        from .dashscope import DashScopeProvider
+        from qwen_magic.providers.dashscope import DashScopeProvider
 
         return DashScopeProvider(request)
     raise NotImplementedError(f"--api {request.api} is not available")

@@ -15,16 +15,16 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from ..errors import ServiceError
-from ..events import Event, Failed, Finished, ReasoningDelta, Started
-from .attempts import Attempts, aretrying
-from .guard import ReadGuard, guarding
-from .openai_common import failure
-from .think_tags import ThinkTagSplitter
-from .wire import NO_EVENTS, BadReply, not_a_stream, text
+from qwen_magic.errors import ServiceError
+from qwen_magic.events import Event, Failed, Finished, ReasoningDelta, Started
+from qwen_magic.providers.attempts import Attempts, aretrying
+from qwen_magic.providers.guard import ReadGuard, guarding
+from qwen_magic.providers.openai_common import failure
+from qwen_magic.providers.think_tags import ThinkTagSplitter
+from qwen_magic.providers.wire import NO_EVENTS, BadReply, not_a_stream, text
 
 if TYPE_CHECKING:
-    from .chat import ChatProvider
+    from qwen_magic.providers.chat import ChatProvider
 
 
 @dataclass
@@ -66,7 +66,7 @@ def async_openai_client(
     def create() -> Any:
         import openai
 
-        from .openai_common import guarded_async_transport
+        from qwen_magic.providers.openai_common import guarded_async_transport
 
         return openai.AsyncOpenAI(
             base_url=base_url,
@@ -119,7 +119,7 @@ async def chat_events(provider: ChatProvider) -> AsyncIterator[Event]:
 async def _chat_attempt(
     provider: ChatProvider, client: Any, attempts: Attempts
 ) -> AsyncIterator[Event]:
-    from .chat import (
+    from qwen_magic.providers.chat import (
         SHAPE_ERRORS,
         UNFINISHED,
         _reasoning_of,

@@ -16,10 +16,10 @@ import threading
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
 
-from ..errors import ServiceError
-from ..events import Event, Failed, ReasoningDelta, TextDelta
-from ..request import Request
-from .guard import ReadGuard
+from qwen_magic.errors import ServiceError
+from qwen_magic.events import Event, Failed, ReasoningDelta, TextDelta
+from qwen_magic.providers.guard import ReadGuard
+from qwen_magic.request import Request
 
 MAX_RETRY_AFTER = 60.0  # a longer Retry-After: give up now rather than hold the cell
 

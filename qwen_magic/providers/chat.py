@@ -6,15 +6,23 @@ import threading
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
-from ..errors import ServiceError
-from ..events import Event, Failed, Finished, ReasoningDelta, Started, TextDelta, Usage
-from ..messages import chat_messages, sampling_options, thinking_options
-from ..request import Request
-from .attempts import Attempts, retrying
-from .guard import ReadGuard, guarding
-from .openai_common import failure, openai_client
-from .think_tags import ThinkTagSplitter
-from .wire import NO_EVENTS, BadReply, count, describe, field, not_a_stream, text
+from qwen_magic.errors import ServiceError
+from qwen_magic.events import Event, Failed, Finished, ReasoningDelta, Started, TextDelta, Usage
+from qwen_magic.messages import chat_messages, sampling_options, thinking_options
+from qwen_magic.providers.attempts import Attempts, retrying
+from qwen_magic.providers.guard import ReadGuard, guarding
+from qwen_magic.providers.openai_common import failure, openai_client
+from qwen_magic.providers.think_tags import ThinkTagSplitter
+from qwen_magic.providers.wire import (
+    NO_EVENTS,
+    BadReply,
+    count,
+    describe,
+    field,
+    not_a_stream,
+    text,
+)
+from qwen_magic.request import Request
 
 # Exceptions a reply of the wrong shape raises while it is folded (explained afterwards).
 SHAPE_ERRORS = (AttributeError, TypeError, IndexError, KeyError, ValueError)
@@ -231,7 +239,7 @@ class ChatProvider:
 
     async def aevents(self) -> AsyncIterator[Event]:
         """The same Events over ``openai.AsyncOpenAI`` (for batch runs)."""
-        from .aio import chat_events
+        from qwen_magic.providers.aio import chat_events
 
         async for event in chat_events(self):
             yield event

@@ -1,7 +1,7 @@
 """The DashScope SDK: ``Generation`` for text models, ``MultiModalConversation`` for the rest.
 
 Every call passes the key, base URL and timeout explicitly: the SDK's module globals, the
-environment it read at import and ``~/.dashscope/api_key`` are never used (reference §4.8).
+environment it read at import and ``~/.dashscope/api_key`` are never used (docs/wire.md §4.8).
 """
 
 from __future__ import annotations
@@ -11,17 +11,17 @@ from collections.abc import AsyncIterator, Iterator
 from contextlib import suppress
 from typing import Any
 
-from ..errors import ServiceError, is_service_failure
-from ..events import Event, Failed
-from ..messages import native_messages, sampling_options, thinking_options
-from ..models import needs_multimodal_endpoint
-from ..request import Request
-from .attempts import Attempts, aretrying, retrying
-from .dashscope_errors import from_dashscope_exception
-from .dashscope_http import bounded, shared_session
-from .guard import ReadGuard, ReplyRefused, guarding
-from .native_stream import NativeStream
-from .wire import BadReply, not_json, sdk_shape_error, undecodable
+from qwen_magic.errors import ServiceError, is_service_failure
+from qwen_magic.events import Event, Failed
+from qwen_magic.messages import native_messages, sampling_options, thinking_options
+from qwen_magic.models import needs_multimodal_endpoint
+from qwen_magic.providers.attempts import Attempts, aretrying, retrying
+from qwen_magic.providers.dashscope_errors import from_dashscope_exception
+from qwen_magic.providers.dashscope_http import bounded, shared_session
+from qwen_magic.providers.guard import ReadGuard, ReplyRefused, guarding
+from qwen_magic.providers.native_stream import NativeStream
+from qwen_magic.providers.wire import BadReply, not_json, sdk_shape_error, undecodable
+from qwen_magic.request import Request
 
 
 def uses_multimodal_endpoint(request: Request) -> bool:
@@ -30,7 +30,7 @@ def uses_multimodal_endpoint(request: Request) -> bool:
     The model table (Qwen3.5+, ``*-vl-*``, QVQ, Omni), or any media in the request — attached
     now, or in an earlier turn of the chat it continues.
     """
-    from ..media import has_media_parts
+    from qwen_magic.media import has_media_parts
 
     return (
         needs_multimodal_endpoint(request.model)
@@ -174,7 +174,7 @@ class DashScopeProvider:
         """The same Events from ``AioGeneration`` / ``AioMultiModalConversation``."""
         import dashscope
 
-        from .aio import dashscope_session
+        from qwen_magic.providers.aio import dashscope_session
 
         api = dashscope.AioMultiModalConversation if self.multimodal else dashscope.AioGeneration
         async with dashscope_session() as session:

@@ -2,7 +2,7 @@
 
 The dashscope SDK does not raise HTTP errors: it returns a response object with
 ``status_code != 200`` (an error reply, or the single status-400 object an ``event:error``
-frame becomes). Only transport failures escape as exceptions (reference §4.4, §4.5).
+frame becomes). Only transport failures escape as exceptions (docs/wire.md §4.4, §4.5).
 """
 
 from __future__ import annotations
@@ -11,8 +11,8 @@ import asyncio
 import json
 from typing import Any
 
-from ..errors import ServiceError, error_body_fields, html_error
-from ..keys import redact
+from qwen_magic.errors import ServiceError, error_body_fields, html_error
+from qwen_magic.masking import redact
 
 
 def from_dashscope_response(response: Any, *, started: bool) -> ServiceError:

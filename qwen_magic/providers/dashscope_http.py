@@ -14,8 +14,8 @@ import threading
 from collections.abc import Iterator
 from typing import Any
 
-from .guard import ReadGuard, current
-from .wire import not_a_stream
+from qwen_magic.providers.guard import ReadGuard, current
+from qwen_magic.providers.wire import not_a_stream
 
 READ_SIZE = 65536
 

@@ -27,7 +27,7 @@ from contextlib import contextmanager, suppress
 from contextvars import ContextVar
 from typing import Any
 
-from ..errors import ServiceError
+from qwen_magic.errors import ServiceError
 
 MAX_REPLY_BYTES = 256 * 2**20  # far above any real answer (a 64k-token stream is ~30 MB)
 MAX_FRAME_BYTES = 8 * 2**20  # one event of a stream; a real one is a few KB

@@ -1,6 +1,6 @@
 """DashScope native response objects → Events (shared by the sync and async provider).
 
-Facts from the wire reference §4.4–§4.5: every frame carries the cumulative ``usage``;
+Facts from the docs/wire.md §4.4–§4.5: every frame carries the cumulative ``usage``;
 unfinished frames say ``finish_reason: "null"`` (a string); multimodal ``content`` is a list
 of ``{"text": …}``; ``reasoning_content`` may be absent (``message.reasoning_content`` then
 raises, so only ``.get`` is used); errors are response objects with ``status_code != 200``.
@@ -11,10 +11,10 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from ..errors import ServiceError
-from ..events import Event, Failed, Finished, ReasoningDelta, Started, TextDelta, Usage
-from .dashscope_errors import from_dashscope_response
-from .wire import NO_EVENTS, BadReply, count, describe, text
+from qwen_magic.errors import ServiceError
+from qwen_magic.events import Event, Failed, Finished, ReasoningDelta, Started, TextDelta, Usage
+from qwen_magic.providers.dashscope_errors import from_dashscope_response
+from qwen_magic.providers.wire import NO_EVENTS, BadReply, count, describe, text
 
 UNFINISHED = "the server closed the stream before the answer was finished (no finish_reason)"
 

@@ -15,9 +15,9 @@ import json
 import threading
 from typing import Any
 
-from ..errors import ServiceError, error_body_fields, html_error, is_service_failure
-from .guard import ReadGuard, current
-from .wire import BadReply, not_json, undecodable
+from qwen_magic.errors import ServiceError, error_body_fields, html_error, is_service_failure
+from qwen_magic.providers.guard import ReadGuard, current
+from qwen_magic.providers.wire import BadReply, not_json, undecodable
 
 _clients: dict[tuple[Any, ...], Any] = {}
 _lock = threading.Lock()
@@ -174,7 +174,7 @@ class _GuardedStream:
 
 
 def from_openai_error(exc: Exception, *, started: bool = False) -> ServiceError:
-    """Map an ``openai`` exception to what the user is shown (reference §5.3).
+    """Map an ``openai`` exception to what the user is shown (docs/wire.md §5.3).
 
     ``started``: some reasoning or answer already arrived, so a lost connection is a stream
     that broke off (openai 3.x raises ``APIConnectionError`` for a cut response body too).

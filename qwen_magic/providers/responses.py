@@ -3,7 +3,7 @@
 The stream is read with ``responses.create(stream=True)`` and each event is dispatched on
 ``event.type`` — never on its class, never with the strict ``.stream()`` helper: DashScope's
 events differ slightly from OpenAI's, and unknown types come back under the wrong class
-(reference §3.4).
+(docs/wire.md §3.4).
 """
 
 from __future__ import annotations
@@ -13,17 +13,17 @@ from collections.abc import AsyncIterator, Iterator
 from contextlib import suppress
 from typing import Any
 
-from ..errors import ServiceError
-from ..events import Event, Failed, Finished, ReasoningDelta, Started, Usage
-from ..messages import responses_input, sampling_options, thinking_options
-from ..request import Request
-from .attempts import Attempts, aretrying, retrying
-from .guard import ReadGuard, guarding
-from .openai_common import failure, openai_client
-from .think_tags import ThinkTagSplitter
-from .wire import NO_EVENTS, BadReply, count, describe, not_a_stream, text
+from qwen_magic.errors import ServiceError
+from qwen_magic.events import Event, Failed, Finished, ReasoningDelta, Started, Usage
+from qwen_magic.messages import responses_input, sampling_options, thinking_options
+from qwen_magic.providers.attempts import Attempts, aretrying, retrying
+from qwen_magic.providers.guard import ReadGuard, guarding
+from qwen_magic.providers.openai_common import failure, openai_client
+from qwen_magic.providers.think_tags import ThinkTagSplitter
+from qwen_magic.providers.wire import NO_EVENTS, BadReply, count, describe, not_a_stream, text
+from qwen_magic.request import Request
 
-# Which one DashScope sends is not settled (reference §3.3, §8.2): accept both.
+# Which one DashScope sends is not settled (docs/wire.md §3.3, §8.2): accept both.
 REASONING_DELTAS = ("response.reasoning_text.delta", "response.reasoning_summary_text.delta")
 FINAL = ("response.completed", "response.incomplete")
 UNFINISHED = "the server closed the stream before the answer was finished (no response.completed)"
@@ -295,7 +295,7 @@ class ResponsesProvider:
 
     async def aevents(self) -> AsyncIterator[Event]:
         """The same Events over ``openai.AsyncOpenAI`` (for batch runs)."""
-        from .aio import async_openai_client
+        from qwen_magic.providers.aio import async_openai_client
 
         req = self.request
         guard = ReadGuard(req.timeout)

@@ -12,8 +12,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from ..errors import ServiceError
-from ..keys import redact
+from qwen_magic.errors import ServiceError
+from qwen_magic.masking import redact
 
 
 class BadReply(Exception):

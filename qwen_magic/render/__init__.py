@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Protocol
 
-from ..request import Request, Result
+from qwen_magic.request import Request
+from qwen_magic.result import Result
 
 
 class Renderer(Protocol):
@@ -37,6 +38,6 @@ class FinalRenderer(NullRenderer):
     def finish(self, result: Result) -> None:
         from IPython.display import publish_display_data
 
-        from .static import to_bundle
+        from qwen_magic.render.static import to_bundle
 
         publish_display_data(to_bundle(result))

@@ -12,10 +12,11 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from ..request import Request, Result
-from .markdown import close_open_fence, split_in_code, split_stable
-from .safe import safe_html, safe_markdown
-from .static import thinking_summary, to_bundle, usage_line
+from qwen_magic.render.markdown import close_open_fence, split_in_code, split_stable
+from qwen_magic.render.safe import safe_html, safe_markdown
+from qwen_magic.render.static import thinking_summary, to_bundle, usage_line
+from qwen_magic.request import Request
+from qwen_magic.result import Result
 
 
 def _markdown_output(text: str, mime: str = "text/markdown") -> dict[str, Any]:

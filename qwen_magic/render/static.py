@@ -5,9 +5,9 @@ from __future__ import annotations
 import html
 import json
 
-from ..request import Result
-from .markdown import close_open_fence, fenced
-from .safe import inline_code, plain_markdown, plain_text, safe_html, safe_markdown
+from qwen_magic.render.markdown import close_open_fence, fenced
+from qwen_magic.render.safe import inline_code, plain_markdown, plain_text, safe_html, safe_markdown
+from qwen_magic.result import Result
 
 STOPPED = "■ Stopped — the answer above is partial."
 STOPPED_PLAIN = "[stopped: the answer above is partial]"

@@ -6,9 +6,10 @@ import sys
 from collections.abc import Callable
 from typing import TextIO
 
-from ..request import Request, Result
-from .safe import plain_text
-from .static import stopped_note, thinking_summary, usage_line
+from qwen_magic.render.safe import plain_text
+from qwen_magic.render.static import stopped_note, thinking_summary, usage_line
+from qwen_magic.request import Request
+from qwen_magic.result import Result
 
 
 class TerminalRenderer:

@@ -5,13 +5,13 @@ from __future__ import annotations
 import socket
 from typing import Any
 
-from .emulator import Emulator
-from .replies import Reply
+from qwen_magic.emulator.emulator import Emulator
+from qwen_magic.emulator.replies import Reply
 
 
 def request_for(emulator: Emulator, api: str = "chat", **overrides: Any) -> Any:
     """A resolved ``Request`` for ``api`` whose base URL is the emulator's."""
-    from ..request import Request
+    from qwen_magic.request import Request
 
     options: dict[str, Any] = {
         "prompt": "Hello there",
@@ -29,8 +29,8 @@ def request_for(emulator: Emulator, api: str = "chat", **overrides: Any) -> Any:
 
 def run_reply(emulator: Emulator, reply: Reply, api: str = "chat", **overrides: Any) -> Any:
     """Queue ``reply``, run the request through the runner (no display), return the Result."""
-    from ..render import NullRenderer
-    from ..runner import execute
+    from qwen_magic.render import NullRenderer
+    from qwen_magic.runner import execute
 
     emulator.queue(reply)
     return execute(request_for(emulator, api, **overrides), NullRenderer(), interval=0.02)

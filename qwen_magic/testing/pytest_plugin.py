@@ -9,7 +9,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from .emulator import Emulator
+from qwen_magic.emulator.emulator import Emulator
 
 
 @pytest.fixture(scope="session")

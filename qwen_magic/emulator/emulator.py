@@ -1,0 +1,312 @@
+"""The DashScope emulator: a real HTTP server on 127.0.0.1 speaking the three protocols."""
+
+from __future__ import annotations
+
+import sys
+import threading
+import uuid
+from collections import deque
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+from qwen_magic.emulator import compat, hostile, native, responses
+from qwen_magic.emulator.faults import ApiError, http_fault, invalid_api_key, not_found_path
+from qwen_magic.emulator.replies import Reply
+from qwen_magic.emulator.transport import Disconnected, Exchange, parse_json
+
+REASONING_EVENTS = ("reasoning_text", "reasoning_summary_text")
+GENERATION = ("chat", "responses", "native-text", "native-multimodal")
+COMPAT = "/compatible-mode/v1"
+LEGACY = "/api/v2/apps/protocols/compatible-mode/v1"
+NATIVE = "/api/v1"
+ROUTES: dict[tuple[str, str], str] = {
+    ("POST", f"{COMPAT}/chat/completions"): "chat",
+    ("POST", f"{LEGACY}/chat/completions"): "chat",
+    ("POST", f"{COMPAT}/responses"): "responses",
+    ("POST", f"{LEGACY}/responses"): "responses",
+    ("GET", f"{COMPAT}/models"): "models",
+    ("GET", f"{LEGACY}/models"): "models",
+    ("POST", f"{NATIVE}/services/aigc/text-generation/generation"): "native-text",
+    ("POST", f"{NATIVE}/services/aigc/multimodal-generation/generation"): "native-multimodal",
+    ("GET", f"{NATIVE}/uploads"): "uploads",
+    ("POST", "/oss-upload"): "oss-upload",
+}
+
+
+@dataclass
+class RecordedRequest:
+    """One request as the emulator saw it, and what it did with it."""
+
+    method: str
+    path: str
+    query: dict[str, Any] = field(default_factory=dict)
+    headers: dict[str, str] = field(default_factory=dict)
+    body: Any = None
+    protocol: str = ""
+    stream: bool = False
+    reply: Reply | None = None
+    frames_sent: int = 0
+    disconnected: bool = False
+    finished: threading.Event = field(default_factory=threading.Event, repr=False)
+    status: int | None = None
+    history: list[dict[str, Any]] = field(default_factory=list)
+    error: str | None = None
+
+    @property
+    def messages(self) -> list[dict[str, Any]]:
+        """The messages (chat, native) or the input items (responses) this request sent."""
+        body = self.body if isinstance(self.body, dict) else {}
+        if self.protocol == "chat":
+            return list(body.get("messages") or [])
+        if self.protocol == "responses":
+            return responses.input_messages(body)
+        if self.protocol.startswith("native"):
+            return native.input_messages(body)
+        return []
+
+    @property
+    def model(self) -> str | None:
+        body = self.body if isinstance(self.body, dict) else {}
+        return body.get("model") or self.query.get("model")
+
+    @property
+    def form(self) -> dict[str, str | bytes]:
+        """The fields of a multipart/form-data body (e.g. an OSS upload); {} otherwise."""
+        content_type = self.headers.get("content-type", "")
+        if not isinstance(self.body, bytes) or "multipart/form-data" not in content_type:
+            return {}
+        return native.parse_multipart(content_type, self.body)
+
+    @property
+    def api_key(self) -> str | None:
+        auth = self.headers.get("authorization", "")
+        return auth[7:].strip() if auth.lower().startswith("bearer ") else None
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    block_on_close = False
+    emulator: Emulator
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A client that hangs up (a stop, a retry, a timeout) is normal here: stay quiet."""
+        exc = sys.exc_info()[1]
+        if isinstance(exc, (ConnectionError, TimeoutError)):
+            return
+        super().handle_error(request, client_address)
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server: _Server
+
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
+        """Silence the default stderr access log."""
+
+    def do_GET(self) -> None:  # noqa: N802 - stdlib naming
+        self.server.emulator._handle(self)
+
+    def do_POST(self) -> None:  # noqa: N802 - stdlib naming
+        self.server.emulator._handle(self)
+
+    def read_body(self) -> bytes:
+        if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
+            data = b""
+            while True:
+                size = int(self.rfile.readline().split(b";")[0].strip() or b"0", 16)
+                if size == 0:
+                    self.rfile.readline()
+                    return data
+                data += self.rfile.read(size)
+                self.rfile.readline()
+        length = int(self.headers.get("Content-Length") or 0)
+        return self.rfile.read(length) if length else b""
+
+
+class Emulator:
+    """An offline stand-in for DashScope / Model Studio. See `qwen_magic.testing` for usage."""
+
+    def __init__(
+        self, api_key: str | None = None, reasoning_event: str = "reasoning_text", port: int = 0
+    ) -> None:
+        self.api_key = api_key
+        self._initial_reasoning_event = reasoning_event
+        self.reasoning_event = reasoning_event
+        self.default_reply = Reply()
+        self.requests: list[RecordedRequest] = []
+        self.responses_store: dict[str, dict[str, Any]] = {}
+        self._port = port
+        self._queue: deque[Reply] = deque()
+        self._lock = threading.Lock()
+        self._stopping = threading.Event()
+        self._server: _Server | None = None
+        self._thread: threading.Thread | None = None
+
+    # -- lifecycle -------------------------------------------------------------------------
+    def start(self) -> Emulator:
+        if self._server is not None:
+            return self
+        self._stopping.clear()
+        self._server = _Server(("127.0.0.1", self._port), _Handler)
+        self._server.emulator = self
+        self._thread = threading.Thread(
+            target=self._server.serve_forever,
+            kwargs={"poll_interval": 0.05},
+            name="qwen-emulator",
+            daemon=True,
+        )
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        if self._server is None:
+            return
+        self._stopping.set()
+        self._server.shutdown()
+        self._server.server_close()
+        self._server = None
+
+    def __enter__(self) -> Emulator:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    # -- configuration ---------------------------------------------------------------------
+    @property
+    def reasoning_event(self) -> str:
+        return self._reasoning_event
+
+    @reasoning_event.setter
+    def reasoning_event(self, value: str) -> None:
+        if value not in REASONING_EVENTS:
+            raise ValueError(f"reasoning_event must be one of {REASONING_EVENTS}, not {value!r}")
+        self._reasoning_event = value
+
+    @property
+    def url(self) -> str:
+        if self._server is None:
+            raise RuntimeError("the emulator is not running; call start() first")
+        return f"http://127.0.0.1:{self._server.server_address[1]}"
+
+    @property
+    def compat_base(self) -> str:
+        return self.url + COMPAT
+
+    @property
+    def responses_legacy_base(self) -> str:
+        return self.url + LEGACY
+
+    @property
+    def native_base(self) -> str:
+        return self.url + NATIVE
+
+    def queue(self, *replies: Reply) -> None:
+        """Script the next generation requests (any protocol), first in, first out."""
+        with self._lock:
+            self._queue.extend(replies)
+
+    @property
+    def pending(self) -> int:
+        """How many queued replies are still unused."""
+        return len(self._queue)
+
+    @property
+    def last(self) -> RecordedRequest:
+        for record in reversed(self.requests):
+            if record.protocol in GENERATION:
+                return record
+        raise LookupError("no generation request has been recorded yet")
+
+    def clear(self) -> None:
+        with self._lock:
+            self._queue.clear()
+            self.requests.clear()
+            self.responses_store.clear()
+        self.default_reply = Reply()
+        self.reasoning_event = self._initial_reasoning_event
+
+    # -- serving ---------------------------------------------------------------------------
+    def _next_reply(self) -> Reply:
+        with self._lock:
+            return self._queue.popleft() if self._queue else self.default_reply
+
+    def _handle(self, handler: _Handler) -> None:
+        parts = urlsplit(handler.path)
+        path = parts.path.rstrip("/") or "/"
+        query = {k: v[0] if len(v) == 1 else v for k, v in parse_qs(parts.query).items()}
+        raw = handler.read_body()
+        parsed = parse_json(raw)
+        protocol = ROUTES.get((handler.command, path), "")
+        if not protocol and handler.command == "GET" and path.startswith(f"{COMPAT}/models/"):
+            protocol = "models"
+        if not protocol and handler.command == "GET" and "/responses/" in path:
+            protocol = "responses-get"
+        record = RecordedRequest(
+            method=handler.command,
+            path=path,
+            query=query,
+            headers={k.lower(): v for k, v in handler.headers.items()},
+            body=parsed if isinstance(parsed, dict) else raw,
+            protocol=protocol or "unknown",
+        )
+        with self._lock:
+            self.requests.append(record)
+        generation = protocol in GENERATION
+        reply = self._next_reply() if generation else Reply()
+        record.reply = reply if generation else None
+        request_id = reply.request_id or str(uuid.uuid4())
+        exchange = Exchange(handler, record, reply, request_id, self._stopping)
+        module = native if protocol.startswith("native") or protocol == "uploads" else compat
+        if protocol.startswith("responses"):
+            module = responses
+        try:
+            if reply.fault == "stall":
+                exchange.pause(reply.delay)
+            try:
+                if protocol != "oss-upload" and not self._authorized(record):
+                    raise invalid_api_key()
+                if not protocol:
+                    raise not_found_path(path)
+                error = http_fault(reply.fault, str(record.model), reply.retry_after)
+                if error is not None:
+                    raise error
+                whole = hostile.whole_reply(reply.fault) if generation else None
+                if whole is not None:
+                    exchange.send_body(whole[0], whole[2], whole[1])
+                    return
+                self._dispatch(protocol, exchange)
+            except ApiError as error:
+                module.send_error(exchange, error)
+        except Disconnected:
+            pass
+        except Exception as exc:  # a bug in the emulator: record it, drop the connection
+            record.error = f"{type(exc).__name__}: {exc}"
+            exchange.abort()
+            raise
+        finally:
+            record.finished.set()
+
+    def _dispatch(self, protocol: str, exchange: Exchange) -> None:
+        if protocol == "chat":
+            compat.chat(self, exchange)
+        elif protocol == "models":
+            compat.models(self, exchange)
+        elif protocol == "responses":
+            responses.create(self, exchange)
+        elif protocol == "responses-get":
+            responses.retrieve(self, exchange)
+        elif protocol.startswith("native"):
+            native.generation(self, exchange)
+        elif protocol == "uploads":
+            native.upload_policy(self, exchange)
+        elif protocol == "oss-upload":
+            native.oss_upload(self, exchange)
+
+    def _authorized(self, record: RecordedRequest) -> bool:
+        key = record.api_key
+        if not key:
+            return False
+        return self.api_key is None or key == self.api_key

@@ -1,0 +1,210 @@
+"""DashScope native generation, upload policy and OSS upload (docs/wire.md §4, §5.2)."""
+
+from __future__ import annotations
+
+import base64
+import time
+import uuid
+from email.parser import BytesParser
+from email.policy import HTTP
+from typing import TYPE_CHECKING, Any
+
+from qwen_magic.emulator.catalog import require, resolve_thinking
+from qwen_magic.emulator.compat import (
+    NON_STREAM_THINKING,
+    STREAM_ONLY,
+    request_body,
+)
+from qwen_magic.emulator.faults import (
+    ApiError,
+    check_data_uris,
+    check_json_mode,
+    data_inspection,
+    dumps,
+)
+from qwen_magic.emulator.faults import invalid_parameter as bad
+from qwen_magic.emulator.replies import Plan, make_plan
+from qwen_magic.emulator.transport import (
+    JSON_CONTENT_TYPE,
+    OUTPUT_INSPECTION,
+    SSE_CONTENT_TYPE,
+    Exchange,
+)
+
+if TYPE_CHECKING:
+    from qwen_magic.emulator.emulator import Emulator
+
+WRONG_ENDPOINT = "url error, please check url！"
+NEEDS_INCREMENTAL = 'The incremental_output parameter must be "true" when enable_thinking is true'
+NEEDS_MESSAGE = 'The result_format parameter must be "message" when enable_thinking is true'
+
+
+def frame(number: int, event: str, payload: object, status: int = 200) -> bytes:
+    data = payload if isinstance(payload, str) else dumps(payload)
+    return f"id:{number}\nevent:{event}\n:HTTP_STATUS/{status}\ndata:{data}\n\n".encode()
+
+
+def send_error(exchange: Exchange, error: ApiError) -> None:
+    """`{"code","message","request_id"}` JSON, or the SSE `event:error` body (maybe mislabelled)."""
+    body = error.native_body(exchange.request_id)
+    if error.sse:
+        content_type = JSON_CONTENT_TYPE if error.mislabelled else SSE_CONTENT_TYPE
+        data = frame(1, "error", body, error.status)
+        exchange.send_body(error.status, data, content_type, error.headers)
+    else:
+        exchange.send_json(error.status, body, error.headers)
+
+
+def input_messages(body: dict[str, Any]) -> list[dict[str, Any]]:
+    given = body.get("input") or {}
+    if isinstance(given.get("messages"), list):
+        return [m for m in given["messages"] if isinstance(m, dict)]
+    if isinstance(given.get("prompt"), str):
+        return [{"role": "user", "content": given["prompt"]}]
+    return []
+
+
+def generation(emu: Emulator, exchange: Exchange) -> None:
+    record, body = exchange.record, request_body(exchange)
+    sse_header = record.headers.get("x-dashscope-sse", "").lower() == "enable"
+    stream = sse_header or "text/event-stream" in record.headers.get("accept", "")
+    record.stream = stream
+    info = require(body.get("model"))
+    multimodal = record.protocol == "native-multimodal"
+    if info.multimodal_only and not multimodal:
+        raise bad(WRONG_ENDPOINT)
+    messages = input_messages(body)
+    if not messages:
+        raise bad("Input should contain messages or prompt.")
+    check_data_uris(body.get("input"))
+    params = body.get("parameters") or {}
+    thinking = resolve_thinking(info, params.get("enable_thinking"))
+    json_mode = check_json_mode(params.get("response_format"), messages, thinking)
+    incremental = params.get("incremental_output")
+    if not isinstance(incremental, bool):
+        incremental = info.native_incremental
+    result_format = params.get("result_format") or ("message" if multimodal or thinking else "text")
+    if thinking and result_format != "message":
+        raise bad(NEEDS_MESSAGE)
+    if stream and thinking and not incremental:
+        raise bad(NEEDS_INCREMENTAL)
+    if not stream and info.stream_only:
+        raise bad(STREAM_ONLY)
+    if not stream and thinking and not info.non_stream_thinking:
+        raise bad(NON_STREAM_THINKING)
+    plan = make_plan(
+        exchange.reply,
+        request_id=exchange.request_id,
+        model=str(body["model"]),
+        messages=messages,
+        thinking=thinking,
+        json_mode=json_mode,
+        max_answer=params.get("max_tokens"),
+    )
+    shape = Shape(plan, result_format == "message", multimodal)
+    if not stream or exchange.reply.fault == "json_for_stream":
+        output = shape.output(plan.text, plan.reasoning, plan.finish_reason)
+        reasoning_tokens, answer_tokens = len(plan.reasoning_pieces), len(plan.answer_pieces)
+        exchange.send_result(shape.body(output, reasoning_tokens, answer_tokens))
+        return
+
+    def error_frame(number: int) -> bytes:
+        error = data_inspection(OUTPUT_INSPECTION)
+        return frame(number + 1, "error", error.native_body(plan.request_id), 400)
+
+    exchange.stream(
+        shape.frames(incremental),
+        error_frame=error_frame,
+        malformed_frame=lambda n: frame(n + 1, "result", '{"output":{"choices":[{"message":{"co'),
+    )
+
+
+class Shape:
+    """Builds native `output`/`usage` bodies for one plan in the requested result format."""
+
+    def __init__(self, plan: Plan, message_format: bool, multimodal: bool) -> None:
+        self.plan = plan
+        self.message_format = message_format
+        self.multimodal = multimodal
+
+    def output(self, text: str, reasoning: str, finish: str) -> dict[str, Any]:
+        if not self.message_format:
+            return {"text": text, "finish_reason": finish}
+        content: Any = ([{"text": text}] if text else []) if self.multimodal else text
+        message: dict[str, Any] = {"content": content, "role": "assistant"}
+        if self.plan.thinking:
+            message["reasoning_content"] = reasoning
+        return {"choices": [{"message": message, "finish_reason": finish}]}
+
+    def usage(self, reasoning_tokens: int, answer_tokens: int) -> dict[str, Any]:
+        plan, output_tokens = self.plan, reasoning_tokens + answer_tokens
+        data: dict[str, Any] = {
+            "total_tokens": plan.prompt_tokens + output_tokens,
+            "input_tokens": plan.prompt_tokens,
+            "output_tokens": output_tokens,
+            "prompt_tokens_details": {"cached_tokens": plan.cached_tokens},
+        }
+        if plan.thinking:
+            data["output_tokens_details"] = {"reasoning_tokens": reasoning_tokens}
+        return data
+
+    def body(self, output: dict[str, Any], reasoning_tokens: int, answer_tokens: int) -> dict:
+        usage = self.usage(reasoning_tokens, answer_tokens)
+        return {"output": output, "usage": usage, "request_id": self.plan.request_id}
+
+    def frames(self, incremental: bool) -> list[bytes]:
+        plan, bodies = self.plan, []
+        reasoning, answer = plan.reasoning_pieces, plan.answer_pieces
+        if incremental:
+            for i, piece in enumerate(reasoning):
+                bodies.append(self.body(self.output("", piece, "null"), i + 1, 0))
+            for i, piece in enumerate(answer):
+                bodies.append(self.body(self.output(piece, "", "null"), len(reasoning), i + 1))
+            final = self.output("", "", plan.finish_reason)
+            bodies.append(self.body(final, len(reasoning), len(answer)))
+        else:
+            for i in range(len(answer)):
+                finish = plan.finish_reason if i == len(answer) - 1 else "null"
+                text = "".join(answer[: i + 1])
+                bodies.append(self.body(self.output(text, "", finish), 0, i + 1))
+            if not answer:
+                bodies.append(self.body(self.output("", "", plan.finish_reason), 0, 0))
+        return [frame(i + 1, "result", body) for i, body in enumerate(bodies)]
+
+
+def upload_policy(emu: Emulator, exchange: Exchange) -> None:
+    """`GET /api/v1/uploads?action=getPolicy&model=…`: a certificate pointing back at us."""
+    query = exchange.record.query
+    if query.get("action") != "getPolicy":
+        raise bad("action must be getPolicy")
+    day = time.strftime("%Y-%m-%d")
+    policy = base64.b64encode(dumps({"expiration": "2099-01-01T00:00:00Z"}).encode()).decode()
+    data = {
+        "policy": policy,
+        "signature": "emulated-signature",
+        "upload_dir": f"dashscope-instant/emulator/{day}/{uuid.uuid4().hex[:12]}",
+        "upload_host": emu.url + "/oss-upload",
+        "expire_in_seconds": 300,
+        "max_file_size_mb": 100,
+        "capacity_limit_mb": 999999999,
+        "oss_access_key_id": "emulated-access-key-id",
+        "x_oss_object_acl": "private",
+        "x_oss_forbid_overwrite": "true",
+    }
+    exchange.send_json(200, {"request_id": exchange.request_id, "data": data})
+
+
+def oss_upload(emu: Emulator, exchange: Exchange) -> None:
+    exchange.send_body(200, b"", "application/xml")
+
+
+def parse_multipart(content_type: str, data: bytes) -> dict[str, str | bytes]:
+    """Form fields of a multipart body: text fields as str, file parts as bytes."""
+    head = f"Content-Type: {content_type}\r\n\r\n".encode()
+    message = BytesParser(policy=HTTP).parsebytes(head + data)
+    fields: dict[str, str | bytes] = {}
+    for part in message.iter_parts() if message.is_multipart() else []:
+        name = part.get_param("name", header="content-disposition")
+        payload = part.get_payload(decode=True) or b""
+        fields[str(name)] = payload if part.get_filename() else payload.decode("utf-8", "replace")
+    return fields

@@ -1,0 +1,215 @@
+"""What the emulator answers: the scripted `Reply` and the `Plan` derived from it per request."""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from qwen_magic.emulator.hostile import HOSTILE_FAULTS, mark
+
+FAULTS = (
+    "http_400",
+    "http_400_sse",
+    "http_400_mislabelled",
+    "data_inspection",
+    "http_401",
+    "http_403",
+    "http_404",
+    "http_429",
+    "http_500",
+    "http_503",
+    "stall",
+    "cut",
+    "error_frame",
+    "malformed",
+    "empty",
+    "split_utf8",
+    *HOSTILE_FAULTS,
+)
+MID_STREAM_FAULTS = ("cut", "error_frame", "malformed")
+PARTIAL_CONTINUATION = " (continued)"
+UTF8_SAMPLE = " — 你好，世界 ✓ 🙂"
+
+
+@dataclass
+class Reply:
+    """One scripted answer. Every field is optional; None means "derive it from the request".
+
+    text: the answer (default "Echo: <last user text>"; " (continued)" after a partial
+    assistant message; {"echo": …} in JSON mode). reasoning: the thinking text when the request
+    thinks (default "The user asked: …"; "" for none). chunks / reasoning_chunks: number of
+    delta frames (default one per word). delay: seconds before each frame. fault: one of
+    FAULTS — the http_* kinds and data_inspection answer with the protocol's real error body;
+    stall waits `delay` before any byte; cut, error_frame and malformed strike after
+    `fault_after` frames (default half of them); empty sends no text; split_utf8 writes the
+    stream in pieces that cut multi-byte characters; the hostile-server faults (empty_stream,
+    done_first, json_for_stream, empty_json, string_usage, bad_content_type, null_choice,
+    invalid_utf8, html_502, huge_frame, clean_close, slow_frame) are described in
+    `qwen_magic.emulator.hostile`.
+    """
+
+    text: str | None = None
+    reasoning: str | None = None
+    chunks: int | None = None
+    reasoning_chunks: int | None = None
+    delay: float = 0.0
+    finish_reason: str = "stop"
+    prompt_tokens: int | None = None
+    cached_tokens: int = 0
+    request_id: str | None = None
+    fault: str | None = None
+    fault_after: int | None = None
+    retry_after: str = "1"
+
+    def __post_init__(self) -> None:
+        if self.fault is not None and self.fault not in FAULTS:
+            raise ValueError(f"unknown fault {self.fault!r}; expected one of {', '.join(FAULTS)}")
+
+
+@dataclass
+class Plan:
+    """The concrete answer for one request: pieces as they go on the wire, and token counts."""
+
+    request_id: str
+    model: str
+    thinking: bool
+    reasoning_pieces: list[str] = field(default_factory=list)
+    answer_pieces: list[str] = field(default_factory=list)
+    finish_reason: str = "stop"
+    prompt_tokens: int = 0
+    cached_tokens: int = 0
+
+    @property
+    def text(self) -> str:
+        return "".join(self.answer_pieces)
+
+    @property
+    def reasoning(self) -> str:
+        return "".join(self.reasoning_pieces)
+
+    @property
+    def reasoning_tokens(self) -> int:
+        return len(self.reasoning_pieces)
+
+    @property
+    def output_tokens(self) -> int:
+        return len(self.answer_pieces) + len(self.reasoning_pieces)
+
+    @property
+    def total_tokens(self) -> int:
+        return self.prompt_tokens + self.output_tokens
+
+
+def split_text(text: str, chunks: int | None) -> list[str]:
+    """Split into `chunks` near-equal character runs, or one run per word (spaces kept)."""
+    if not text:
+        return []
+    if chunks is None:
+        words = re.findall(r"\S+\s*", text)
+        lead = text[: len(text) - len(text.lstrip())]
+        if not words:
+            return [text]
+        words[0] = lead + words[0]
+        return words
+    count = max(1, min(chunks, len(text)))
+    size, extra = divmod(len(text), count)
+    pieces, start = [], 0
+    for index in range(count):
+        end = start + size + (1 if index < extra else 0)
+        pieces.append(text[start:end])
+        start = end
+    return pieces
+
+
+def content_text(content: Any) -> str:
+    """Text of a message `content`: a string, or a list of parts in any of the three protocols."""
+    if content is None:
+        return ""
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):
+        texts = []
+        for part in content:
+            if isinstance(part, str):
+                texts.append(part)
+            elif isinstance(part, dict) and isinstance(part.get("text"), str):
+                texts.append(part["text"])
+        return " ".join(t for t in texts if t)
+    return ""
+
+
+def last_user_text(messages: list[dict[str, Any]]) -> str:
+    for message in reversed(messages):
+        if isinstance(message, dict) and message.get("role", "user") == "user":
+            return content_text(message.get("content"))
+    return ""
+
+
+def count_words(messages: list[dict[str, Any]]) -> int:
+    return sum(len(content_text(m.get("content")).split()) for m in messages if isinstance(m, dict))
+
+
+def is_partial(messages: list[dict[str, Any]]) -> bool:
+    last = messages[-1] if messages else None
+    return isinstance(last, dict) and last.get("role") == "assistant" and bool(last.get("partial"))
+
+
+def default_reasoning(user_text: str) -> str:
+    return f"The user asked: {user_text.rstrip('.')}. I will answer briefly."
+
+
+def make_plan(
+    reply: Reply,
+    *,
+    request_id: str,
+    model: str,
+    messages: list[dict[str, Any]],
+    thinking: bool,
+    json_mode: bool = False,
+    max_answer: int | None = None,
+    max_output: int | None = None,
+) -> Plan:
+    """Derive text, reasoning, pieces, finish reason and token counts for one request.
+
+    `max_answer` caps answer pieces (like `max_tokens`); `max_output` caps reasoning plus answer
+    (like `max_output_tokens`). Hitting a cap truncates the answer and finishes with "length".
+    """
+    user = last_user_text(messages)
+    if reply.fault == "empty":
+        text = ""
+    elif reply.text is not None:
+        text = reply.text
+    elif is_partial(messages):
+        text = PARTIAL_CONTINUATION
+    elif json_mode:
+        text = json.dumps({"echo": user}, ensure_ascii=False)
+    else:
+        text = f"Echo: {user}"
+    if reply.fault == "split_utf8" and reply.text is None:
+        text += UTF8_SAMPLE
+    reasoning = ""
+    if thinking:
+        reasoning = default_reasoning(user) if reply.reasoning is None else reply.reasoning
+    plan = Plan(
+        request_id=request_id,
+        model=model,
+        thinking=thinking,
+        reasoning_pieces=split_text(reasoning, reply.reasoning_chunks),
+        answer_pieces=mark(split_text(text, reply.chunks), reply.fault, reply.fault_after),
+        finish_reason=reply.finish_reason,
+        prompt_tokens=(
+            reply.prompt_tokens if reply.prompt_tokens is not None else count_words(messages) + 4
+        ),
+        cached_tokens=reply.cached_tokens,
+    )
+    limits = []
+    if max_answer is not None:
+        limits.append(max_answer)
+    if max_output is not None:
+        limits.append(max_output - len(plan.reasoning_pieces))
+    if limits and len(plan.answer_pieces) > max(0, min(limits)):
+        plan.answer_pieces = plan.answer_pieces[: max(0, min(limits))]
+        plan.finish_reason = "length"
+    return plan

@@ -1,0 +1,260 @@
+"""OpenAI-compatible Responses API, current and legacy paths (docs/wire.md §3)."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from typing import TYPE_CHECKING, Any
+
+from qwen_magic.emulator.catalog import require, resolve_thinking
+from qwen_magic.emulator.compat import request_body
+from qwen_magic.emulator.faults import ApiError, check_data_uris, data_inspection, dumps
+from qwen_magic.emulator.replies import Plan, make_plan
+from qwen_magic.emulator.transport import OUTPUT_INSPECTION, Exchange
+
+if TYPE_CHECKING:
+    from qwen_magic.emulator.emulator import Emulator
+
+
+def frame(number: int, event: str, payload: object, status: int = 200) -> bytes:
+    data = payload if isinstance(payload, str) else dumps(payload)
+    return f"id:{number}\nevent:{event}\n:HTTP_STATUS/{status}\ndata:{data}\n\n".encode()
+
+
+def send_error(exchange: Exchange, error: ApiError) -> None:
+    body = error.compat_body(exchange.request_id)
+    if error.sse:
+        content_type = "application/json" if error.mislabelled else "text/event-stream"
+        data = frame(1, "error", body, error.status)
+        exchange.send_body(error.status, data, content_type + ";charset=UTF-8", error.headers)
+    else:
+        exchange.send_json(error.status, body, error.headers)
+
+
+def input_messages(body: dict[str, Any]) -> list[dict[str, Any]]:
+    """`instructions` plus `input` (a string or a list of items) as a list of messages/items."""
+    messages: list[dict[str, Any]] = []
+    if isinstance(body.get("instructions"), str):
+        messages.append({"role": "system", "content": body["instructions"]})
+    given = body.get("input")
+    if isinstance(given, str):
+        messages.append({"role": "user", "content": given})
+    elif isinstance(given, list):
+        messages.extend(item for item in given if isinstance(item, dict))
+    return messages
+
+
+def wants_thinking(body: dict[str, Any]) -> bool | None:
+    if isinstance(body.get("enable_thinking"), bool):
+        return body["enable_thinking"]
+    effort = (body.get("reasoning") or {}).get("effort")
+    return None if effort is None else effort != "none"
+
+
+def usage(plan: Plan) -> dict[str, Any]:
+    return {
+        "input_tokens": plan.prompt_tokens,
+        "input_tokens_details": {"cached_tokens": plan.cached_tokens},
+        "output_tokens": plan.output_tokens,
+        "output_tokens_details": {"reasoning_tokens": plan.reasoning_tokens},
+        "total_tokens": plan.total_tokens,
+        "x_details": [
+            {
+                "input_tokens": plan.prompt_tokens,
+                "output_tokens": plan.output_tokens,
+                "total_tokens": plan.total_tokens,
+                "x_billing_type": "response_api",
+            }
+        ],
+    }
+
+
+def create(emu: Emulator, exchange: Exchange) -> None:
+    body = request_body(exchange)
+    stream = body.get("stream") is True
+    exchange.record.stream = stream
+    info = require(body.get("model"))
+    check_data_uris(body.get("input"))
+    history: list[dict[str, Any]] = []
+    previous = body.get("previous_response_id")
+    if previous:
+        stored = emu.responses_store.get(previous)
+        if stored is None:
+            raise ApiError(
+                404,
+                "InvalidParameter",
+                f"Previous response with id '{previous}' not found.",
+                "previous_response_not_found",
+                param="previous_response_id",
+            )
+        history = list(stored["messages"])
+    exchange.record.history = history
+    messages = input_messages(body)
+    plan = make_plan(
+        exchange.reply,
+        request_id=exchange.request_id,
+        model=str(body["model"]),
+        messages=history + messages,
+        thinking=resolve_thinking(info, wants_thinking(body)),
+        max_output=body.get("max_output_tokens"),
+    )
+    turn = Turn(plan, previous)
+    if body.get("store", True) is not False:
+        emu.responses_store[turn.id] = {
+            "messages": [*history, *messages, {"role": "assistant", "content": plan.text}],
+            "response": turn.response(),
+        }
+    if not stream or exchange.reply.fault == "json_for_stream":
+        exchange.send_result(turn.response())
+        return
+    events = turn.events(emu.reasoning_event)
+    exchange.stream(
+        [frame(i + 1, event["type"], event) for i, event in enumerate(events)],
+        error_frame=turn.error_frames,
+        malformed_frame=lambda n: frame(n + 1, "response.output_text.delta", '{"delta":"brok'),
+    )
+
+
+def retrieve(emu: Emulator, exchange: Exchange) -> None:
+    response_id = exchange.record.path.rsplit("/", 1)[1]
+    stored = emu.responses_store.get(response_id)
+    if stored is None:
+        raise ApiError(404, "NotFound", f"Response with id '{response_id}' not found.", "not_found")
+    exchange.send_json(200, stored["response"])
+
+
+class Turn:
+    """One response: its ids, its output items and the event sequence that streams it."""
+
+    def __init__(self, plan: Plan, previous: str | None) -> None:
+        self.plan = plan
+        self.previous = previous
+        self.id = str(uuid.uuid4())
+        self.created_at = int(time.time())
+        self.reasoning_id = f"msg_{uuid.uuid4()}"
+        self.message_id = f"msg_{uuid.uuid4()}"
+        self.incomplete = plan.finish_reason == "length"
+
+    def reasoning_item(self, done: bool) -> dict[str, Any]:
+        summary = [{"type": "summary_text", "text": self.plan.reasoning}] if done else []
+        return {"summary": summary, "type": "reasoning", "id": self.reasoning_id}
+
+    def part(self, text: str) -> dict[str, Any]:
+        return {"annotations": [], "text": text, "type": "output_text", "logprobs": None}
+
+    def message_item(self, done: bool) -> dict[str, Any]:
+        status = ("incomplete" if self.incomplete else "completed") if done else "in_progress"
+        return {
+            "id": self.message_id,
+            "content": [self.part(self.plan.text)] if done else [],
+            "role": "assistant",
+            "status": status,
+            "type": "message",
+        }
+
+    def output(self) -> list[dict[str, Any]]:
+        items = [self.reasoning_item(True)] if self.plan.thinking else []
+        return [*items, self.message_item(True)]
+
+    def response(self, status: str | None = None) -> dict[str, Any]:
+        final = status is None
+        if final:
+            status = "incomplete" if self.incomplete else "completed"
+        body: dict[str, Any] = {
+            "id": self.id,
+            "created_at": self.created_at,
+            "model": self.plan.model if final else "",
+            "object": "response",
+            "output": self.output() if final else [],
+            "parallel_tool_calls": False,
+            "status": status,
+            "tool_choice": "auto",
+            "tools": [],
+        }
+        if final:
+            body["usage"] = usage(self.plan)
+            if self.previous:
+                body["previous_response_id"] = self.previous
+            if self.incomplete:
+                body["incomplete_details"] = {"reason": "max_output_tokens"}
+        return body
+
+    def events(self, reasoning_event: str) -> list[dict[str, Any]]:
+        plan, events = self.plan, []
+        events.append({"type": "response.created", "response": self.response("queued")})
+        events.append({"type": "response.in_progress", "response": self.response("in_progress")})
+        index = 0
+        if plan.thinking:
+            kind = f"response.{reasoning_event}"
+            where = {"item_id": self.reasoning_id, "output_index": 0}
+            if reasoning_event == "reasoning_summary_text":
+                where["summary_index"] = 0
+            events.append(
+                {
+                    "type": "response.output_item.added",
+                    "item": self.reasoning_item(False),
+                    "output_index": 0,
+                }
+            )
+            events += [
+                {"type": f"{kind}.delta", "delta": p, **where} for p in plan.reasoning_pieces
+            ]
+            events.append({"type": f"{kind}.done", "text": plan.reasoning, **where})
+            events.append(
+                {
+                    "type": "response.output_item.done",
+                    "item": self.reasoning_item(True),
+                    "output_index": 0,
+                }
+            )
+            index = 1
+        where = {"item_id": self.message_id, "output_index": index, "content_index": 0}
+        events.append(
+            {
+                "type": "response.output_item.added",
+                "item": self.message_item(False),
+                "output_index": index,
+            }
+        )
+        events.append({"type": "response.content_part.added", "part": self.part(""), **where})
+        events += [
+            {"type": "response.output_text.delta", "delta": p, "logprobs": [], **where}
+            for p in plan.answer_pieces
+        ]
+        events.append(
+            {"type": "response.output_text.done", "text": plan.text, "logprobs": [], **where}
+        )
+        events.append({"type": "response.content_part.done", "part": self.part(plan.text), **where})
+        events.append(
+            {
+                "type": "response.output_item.done",
+                "item": self.message_item(True),
+                "output_index": index,
+            }
+        )
+        final = "response.incomplete" if self.incomplete else "response.completed"
+        events.append({"type": final, "response": self.response()})
+        for number, event in enumerate(events):
+            event["sequence_number"] = number
+        return events
+
+    def error_frames(self, number: int) -> bytes:
+        """A mid-stream failure: an `error` event, then `response.failed`."""
+        error = data_inspection(OUTPUT_INSPECTION)
+        failed = self.response("failed")
+        failed["error"] = {"code": error.compat_code, "message": error.message}
+        error_event = {
+            "type": "error",
+            "code": error.compat_code,
+            "message": error.message,
+            "param": None,
+            "sequence_number": number,
+        }
+        failed_event = {
+            "type": "response.failed",
+            "response": failed,
+            "sequence_number": number + 1,
+        }
+        return frame(number + 1, "error", error_event) + frame(
+            number + 2, "response.failed", failed_event
+        )

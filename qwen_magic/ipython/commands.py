@@ -1,0 +1,185 @@
+"""``%qwencmd`` sub-commands (management, never a prompt)."""
+
+from __future__ import annotations
+
+import getpass
+import shlex
+from typing import TYPE_CHECKING, Any
+
+from qwen_magic.errors import QwenUsageError
+from qwen_magic.options import keys
+from qwen_magic.options.build import resolve_endpoint, without_userinfo
+from qwen_magic.render.tables import Table
+
+if TYPE_CHECKING:
+    from qwen_magic.ipython.magics import QwenMagics
+
+COMMANDS = (
+    "config", "key", "models", "usage", "chats", "history", "reset", "save", "load",
+    "emulator", "debug",
+)  # fmt: skip
+
+
+def run(magics: QwenMagics, line: str) -> Any:
+    try:
+        words = shlex.split(line)
+    except ValueError as exc:
+        raise QwenUsageError(
+            f"Could not read `%qwencmd {line}`: {exc} (check the quotes)."
+        ) from None
+    if not words:
+        raise QwenUsageError(f"%qwencmd needs a command: one of {', '.join(COMMANDS)}.")
+    name, rest = words[0], words[1:]
+    handler = globals().get(f"cmd_{name}")
+    if name not in COMMANDS or handler is None:
+        raise QwenUsageError(
+            f"Unknown %qwencmd command {name!r}: use one of {', '.join(COMMANDS)} "
+            "(see `%qwencmd?`)."
+        )
+    return handler(magics, rest)
+
+
+def cmd_config(magics: QwenMagics, rest: list[str]) -> Table:
+    try:
+        key, source = keys.resolve_key(magics.api_key_env)
+        shown_key = f"{keys.mask(key)} (from {source})"
+    except QwenUsageError as exc:  # a key with a line break...: say so, never show it
+        shown_key = f"(unusable: {exc})"
+    rows = [["setting", "value"]]
+    for name in sorted(magics.trait_names(config=True)):
+        value = getattr(magics, name)
+        if name == "base_url" and isinstance(value, str):
+            value = without_userinfo(value)
+        rows.append([name, keys.redact(repr(value))])
+    rows.append(["api key", shown_key])
+    for api in ("chat", "responses", "dashscope"):
+        try:
+            url = resolve_endpoint(
+                api,
+                magics.region,
+                magics.workspace,
+                magics.base_url,
+                magics.emulator_bases,
+                legacy_responses=magics.legacy_responses,
+            ).base_url
+        except QwenUsageError as exc:
+            url = f"(unavailable: {exc})"
+        rows.append([f"{api} URL", keys.redact(url)])
+    return Table(rows, "qwen_magic configuration")
+
+
+def cmd_key(magics: QwenMagics, rest: list[str]) -> None:
+    if rest:
+        raise QwenUsageError(
+            "Don't type the key on the command line (it would be saved in the notebook): run "
+            "`%qwencmd key` alone and paste it at the prompt."
+        )
+    value = getpass.getpass("DashScope API key (kept in memory for this session only): ")
+    keys.set_session_key(value or None)  # a UsageError for a key with a line break...
+    print(f"Key set for this session: {keys.mask(value)}" if value else "Session key cleared.")
+
+
+def cmd_usage(magics: QwenMagics, rest: list[str]) -> Table:
+    return Table(magics.usage_book.rows(), "qwen_magic usage this session")
+
+
+def cmd_debug(magics: QwenMagics, rest: list[str]) -> None:
+    if rest not in (["on"], ["off"]):
+        raise QwenUsageError("Use `%qwencmd debug on` or `%qwencmd debug off`.")
+    magics.debug = rest == ["on"]
+    print(f"debug {'on' if magics.debug else 'off'}")
+
+
+def cmd_emulator(magics: QwenMagics, rest: list[str]) -> None:
+    action = rest[0] if rest else "start"
+    if action == "start":
+        if magics.emulator is None:
+            from qwen_magic.emulator import Emulator
+
+            magics.use_emulator(Emulator().start(), owned=True)
+        print(
+            f"Emulator running at {magics.emulator.url}: every %qwen call in this kernel now "
+            "goes there (no network, no key). `%qwencmd emulator stop` to go back."
+        )
+    elif action == "stop":
+        magics.use_emulator(None)
+        print("Emulator stopped: calls go to the real service again.")
+    else:
+        raise QwenUsageError("Use `%qwencmd emulator start` or `%qwencmd emulator stop`.")
+
+
+def cmd_models(magics: QwenMagics, rest: list[str]) -> Table:
+    from qwen_magic.errors import hint_for
+    from qwen_magic.options.build import build_request
+    from qwen_magic.providers.guard import ReadGuard, guarding
+    from qwen_magic.providers.openai_common import from_openai_error, openai_client
+
+    request = build_request("models", {"api": "chat"}, magics)
+    try:
+        client = openai_client(
+            request.base_url, request.api_key, request.timeout, request.max_retries
+        )
+        with guarding(ReadGuard(request.timeout)):  # a server's reply is bounded here too
+            models = list(client.models.list())
+    except KeyboardInterrupt:  # end here: a traceback through the SDK could show its headers
+        raise QwenUsageError(f"Stopped listing the models at {request.base_url}.") from None
+    except Exception as exc:
+        error = keys.redact_fields(from_openai_error(exc))  # the server may echo the key
+        error.hint = hint_for(
+            error,
+            region=request.region,
+            base_url=request.base_url,
+            model=request.model,
+            key_source=request.key_source,
+        )
+        raise QwenUsageError(f"Could not list models at {request.base_url}: {error}") from None
+    # Model ids come from the server, like an answer: masked like one.
+    rows = [["model", "owned by"]]
+    rows += [
+        [keys.redact(str(m.id)), keys.redact(str(getattr(m, "owned_by", "") or ""))]
+        for m in sorted(models, key=lambda m: str(m.id))
+    ]
+    return Table(rows, f"{len(rows) - 1} models at {request.base_url}")
+
+
+def cmd_chats(magics: QwenMagics, rest: list[str]) -> Table:
+    rows = [["name", "turns", "model", "tokens"]]
+    for chat in magics.chats.chats.values():
+        model = chat.turns[-1].model if chat.turns else ""
+        rows.append([chat.name, str(len(chat.turns)), model, str(chat.tokens)])
+    return Table(rows, "qwen_magic chats")
+
+
+def _one_name(rest: list[str], usage: str) -> str:
+    if len(rest) != 1:
+        raise QwenUsageError(f"Use `%qwencmd {usage}`.")
+    return rest[0]
+
+
+def cmd_history(magics: QwenMagics, rest: list[str]) -> Any:
+    return magics.chats.get(_one_name(rest, "history NAME"))
+
+
+def cmd_reset(magics: QwenMagics, rest: list[str]) -> None:
+    if len(rest) > 1:
+        raise QwenUsageError("Use `%qwencmd reset NAME`, or `%qwencmd reset` to forget all chats.")
+    magics.chats.reset(rest[0] if rest else None)
+    print(f"Chat {rest[0]!r} forgotten." if rest else "All chats forgotten.")
+
+
+def cmd_save(magics: QwenMagics, rest: list[str]) -> None:
+    force = "--force" in rest
+    args = [word for word in rest if word != "--force"]
+    if len(args) != 2:
+        raise QwenUsageError(
+            "Use `%qwencmd save NAME PATH` (add --force to replace a file that is not a chat)."
+        )
+    path = magics.chats.save(*args, force=force)
+    print(f"Chat {args[0]!r} saved to {path} (the API key is never saved).")
+
+
+def cmd_load(magics: QwenMagics, rest: list[str]) -> None:
+    if len(rest) != 2:
+        raise QwenUsageError("Use `%qwencmd load NAME PATH`.")
+    chat = magics.chats.load(*rest)
+    print(f"Chat {chat.name!r} loaded: {len(chat.turns)} turns.")

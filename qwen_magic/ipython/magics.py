@@ -1,0 +1,532 @@
+"""``%%qwen`` / ``%qwen`` / ``%qwencmd``: parse, build one Request, hand it to the runner.
+
+Nothing here imports an SDK: ``%load_ext qwen_magic`` stays fast.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import shlex
+import sys
+from dataclasses import dataclass
+from typing import Any
+
+from IPython.core.magic import (
+    Magics,
+    line_cell_magic,
+    line_magic,
+    magics_class,
+    no_var_expand,
+)
+from IPython.core.magic_arguments import argument, magic_arguments
+from traitlets import Bool, Enum, Float, Int, TraitError, Unicode, validate
+
+from qwen_magic.chats import Chat, ChatBook
+from qwen_magic.errors import QwenUsageError, ServiceError
+from qwen_magic.ipython.checks import TRAIT_CHECKS, check_options, check_out_name
+from qwen_magic.ipython.cmdline import split_options
+from qwen_magic.options.build import DISPLAYS, build_request
+from qwen_magic.request import APIS, FORMATS, PRESETS, Request
+from qwen_magic.result import Result
+from qwen_magic.usage import UsageBook
+
+
+def _qwen_options(func):
+    """All options of ``%%qwen``/``%qwen``, bundled (the script magics' pattern)."""
+    options = [
+        argument("-m", "--model", help="Model name, e.g. qwen3.5-plus, qwen-plus, qwen3-max."),
+        argument("--api", choices=APIS, help="Protocol/SDK: chat (default), responses, dashscope."),
+        argument("--region", help="sg (Singapore, default), us, cn, hk, de (needs a workspace)."),
+        argument(
+            "--base-url", help="Any base URL (e.g. a vLLM/Ollama server); overrides --region."
+        ),
+        argument("-s", "--system", help="System message for this call."),
+        argument(
+            "--think",
+            dest="thinking",
+            action="store_const",
+            const=True,
+            help="Turn thinking on (enable_thinking=true).",
+        ),
+        argument(
+            "--no-think",
+            dest="thinking",
+            action="store_const",
+            const=False,
+            help="Turn thinking off (enable_thinking=false).",
+        ),
+        argument(
+            "--thinking-budget",
+            type=int,
+            metavar="N",
+            help="At most N tokens of thinking (implies --think).",
+        ),
+        argument(
+            "-t", "--temperature", type=float, metavar="X", help="Sampling temperature in [0, 2)."
+        ),
+        argument("--top-p", type=float, metavar="X", help="Nucleus sampling in (0, 1]."),
+        argument("--max-tokens", type=int, metavar="N", help="At most N tokens of answer."),
+        argument("--seed", type=int, metavar="N", help="Seed for repeatable sampling."),
+        argument("--stop", action="append", metavar="S", help="Stop sequence (repeatable)."),
+        argument(
+            "--preset",
+            choices=tuple(PRESETS),
+            help="The documented temperature/top_p pair for a scenario; -t/--top-p win.",
+        ),
+        argument(
+            "-i",
+            "--image",
+            action="append",
+            metavar="SRC",
+            help="An image (repeatable): a path, a glob, an http(s) URL, or {name} holding a PIL "
+            "image, a numpy array, bytes, a Path, or a list of these.",
+        ),
+        argument(
+            "--video",
+            action="append",
+            metavar="SRC",
+            help="A video (repeatable): a file, an http(s) URL, a glob or folder of frames, or "
+            "{name} holding a list of frames (4 to 80; 512 for Qwen3-VL/Qwen2.5-VL).",
+        ),
+        argument(
+            "-c",
+            "--chat",
+            metavar="NAME",
+            help="Continue the named conversation (created on first use); turns follow cells.",
+        ),
+        argument("-o", "--out", metavar="NAME", help="Also store the Result in variable NAME."),
+        argument("--json", action="store_true", help="Ask for a JSON object; parsed into .data."),
+        argument("--prefix", metavar="TEXT", help="Partial mode: the answer continues TEXT."),
+        argument(
+            "--no-stream",
+            dest="stream",
+            action="store_const",
+            const=False,
+            help="Wait for the whole answer instead of streaming it.",
+        ),
+        argument(
+            "-q", "--quiet", action="store_true", help="Show nothing; the Result is still stored."
+        ),
+        argument(
+            "-f",
+            "--format",
+            choices=FORMATS,
+            help="Show the answer as markdown (default), text or html; code also puts the "
+            "answer's code into a new cell below.",
+        ),
+        argument(
+            "--raw",
+            action="store_true",
+            help="Send the prompt exactly as written: no {name} filling.",
+        ),
+        argument(
+            "--eval",
+            dest="interpolate_calls",
+            action="store_const",
+            const=True,
+            help="Let {expr} (and -i {expr}) run calls and operators, e.g. {len(df)}: your code "
+            "runs. Without it {...} only reads names, attributes, indexes and literals.",
+        ),
+    ]
+    for option in reversed(options):
+        func = option(func)
+    return magic_arguments()(func)
+
+
+@dataclass
+class Call:
+    """One parsed %%qwen call, ready to run."""
+
+    request: Request
+    display: str
+    out: str | None
+    chat: Chat | None = None
+    cell_id: str | None = None
+    execution: str | None = None
+
+
+@magics_class
+class QwenMagics(Magics):
+    """Ask Qwen models from IPython. Every setting below is an IPython config trait."""
+
+    model = Unicode("qwen3.5-plus", help="Default model.").tag(config=True)
+    api = Enum(APIS, default_value="chat", help="chat, responses or dashscope.").tag(config=True)
+    region = Unicode("sg", help="sg, us, cn, hk or de.").tag(config=True)
+    workspace = Unicode(None, allow_none=True, help="Model Studio workspace id.").tag(config=True)
+    base_url = Unicode(None, allow_none=True, help="Overrides the region's URL.").tag(config=True)
+    legacy_responses = Bool(
+        False, help="--api responses on the legacy /api/v2/apps/protocols/compatible-mode/v1 path."
+    ).tag(config=True)
+    api_key_env = Unicode("DASHSCOPE_API_KEY", help="Environment variable holding the key.").tag(
+        config=True
+    )
+    send_key_to_base_url = Bool(
+        False, help="Also send the key to a --base-url that is not an Alibaba Cloud host."
+    ).tag(config=True)
+    system = Unicode(None, allow_none=True, help="Default system message.").tag(config=True)
+    thinking = Bool(None, allow_none=True, help="True/False sends enable_thinking.").tag(
+        config=True
+    )
+    thinking_budget = Int(None, allow_none=True, help="Default thinking budget.").tag(config=True)
+    stream = Bool(True, help="Stream answers.").tag(config=True)
+    display = Enum(DISPLAYS, default_value="live", help="live, final or none.").tag(config=True)
+    format = Enum(FORMATS, default_value="markdown", help="markdown or text.").tag(config=True)
+    update_interval = Float(0.1, help="Seconds between UI refreshes while streaming.").tag(
+        config=True
+    )
+    timeout = Float(120.0, help="Seconds to wait for the service (per read).").tag(config=True)
+    max_retries = Int(2, help="Retries before the first token (429, 5xx, network).").tag(
+        config=True
+    )
+    deadline = Float(
+        300.0,
+        allow_none=True,
+        help="Seconds a call may wait for its answer to begin, retries included (None: no limit).",
+    ).tag(config=True)
+    concurrency = Int(4, help="Parallel requests for batch runs.").tag(config=True)
+    debug = Bool(False, help="Show tracebacks of internal errors.").tag(config=True)
+    interpolate_calls = Bool(
+        False,
+        help="Let {expr} in prompts (and -i {expr}) run calls and operators; off: {...} only "
+        "reads names, attributes, indexes and literals. exit()/quit() never run.",
+    ).tag(config=True)
+
+    # Every trait is checked on assignment: `%config` with a bad value fails there and then,
+    # and the value is not kept (see _refused).
+    @validate(
+        "update_interval", "timeout", "deadline", "max_retries", "concurrency",
+        "thinking_budget", "model", "region", "base_url", "workspace", "api_key_env",
+    )  # fmt: skip
+    def _validate(self, proposal: Any) -> Any:
+        name, value = proposal["trait"].name, proposal["value"]
+        try:
+            return TRAIT_CHECKS[name](self, value)
+        except TraitError as exc:
+            raise self._refused(name, str(exc)) from None
+
+    def _refused(self, name: str, message: str) -> TraitError:
+        """A refused value is dropped from the shell's configuration too: ``%config`` merges
+        it there first, and the extension would otherwise fail to load again with it."""
+        section = getattr(self.shell, "config", {}).get(type(self).__name__)
+        if section is not None and name in section:
+            del section[name]
+        return TraitError(message)
+
+    def __init__(self, shell: Any = None, **kwargs: Any) -> None:
+        super().__init__(shell=shell, **kwargs)
+        self.usage_book = UsageBook()
+        self.chats = ChatBook()
+        self.emulator: Any = None
+        self._owns_emulator = False
+
+    def use_emulator(self, emulator: Any, *, owned: bool = False) -> None:
+        """Send every call to ``emulator`` (None: back to the service); stop one we started."""
+        if self.emulator is not None and self._owns_emulator and self.emulator is not emulator:
+            self.emulator.stop()
+        self.emulator, self._owns_emulator = emulator, owned
+
+    @property
+    def emulator_bases(self) -> dict[str, str] | None:
+        emu = self.emulator
+        if emu is None:
+            return None
+        responses = emu.responses_legacy_base if self.legacy_responses else emu.compat_base
+        return {"chat": emu.compat_base, "responses": responses, "dashscope": emu.native_base}
+
+    # ------------------------------------------------------------------ %%qwen / %qwen
+    @_qwen_options
+    @no_var_expand  # {name} is ours to fill (and -i {img} must see the object, not its str)
+    @line_cell_magic
+    def qwen(self, line: str, cell: str | None = None) -> None:
+        """Ask a Qwen model; the answer streams live below the cell.
+
+        Usage::
+
+            %%qwen [options]
+            Your prompt, over as many lines as you like. {name}, {obj.attr}, {seq[0]}
+            are filled from your variables; write {{ and }} for literal braces.
+
+            %qwen [options] a one-line prompt
+
+        The reasoning (when the model thinks) streams into a section that folds away when the
+        answer starts; a footer shows tokens and timings; Stop ends the answer and keeps what
+        arrived. When done, the live view is replaced by a static Markdown output, so the
+        saved notebook reads the same on GitHub or in nbconvert. The Result is stored in
+        ``_qwen`` (and in ``-o NAME``): ``.text``, ``.reasoning``, ``.usage``, ``.error``...
+        — always this cell's Result, even when the call failed. ``-o`` refuses names IPython or
+        Python rely on (``get_ipython``, ``exit``, ``In``, ``Out``, ``_``, ``_i3``, builtins).
+
+        ``--api chat`` (OpenAI Chat Completions, the default), ``--api responses`` (OpenAI
+        Responses API) and ``--api dashscope`` (the DashScope SDK: Generation, or
+        MultiModalConversation for Qwen3.5+/VL/omni models) give the same view and Result.
+
+        Defaults come from ``%config QwenMagics.<trait>`` (model, api, region, workspace,
+        base_url, api_key_env, system, thinking, stream, display, update_interval, timeout,
+        deadline, max_retries, interpolate_calls); each is checked when set, so a bad value
+        is refused by ``%config`` at once. The key is read from ``$DASHSCOPE_API_KEY`` (keys
+        are per region) or set for the session with ``%qwencmd key``. ``%qwencmd emulator
+        start`` answers offline. Model output is untrusted: raw HTML is shown as text, links
+        go only to http(s)/mailto, and remote images become links (see the README,
+        Security).
+
+        Variables: ``{name}``, ``{obj.attr}``, ``{seq[0]}``, ``{d["k"]}``, ``{df.shape[0]}``,
+        ``{In[3]}``, ``{Out[3]}`` are filled from your namespace. Filling reads data and never
+        acts: a call or an operator (``{len(df)}``, ``{x * 2}``, ``{exit()}``) is sent as
+        written, with a note on stderr. ``--eval`` (or ``%config QwenMagics.interpolate_calls
+        = True``) lets ``{...}`` and ``-i {...}`` run your code; ``exit()``/``quit()`` never
+        run. Text that is not an expression of defined names (JSON, code, ``{a, b}``) is left
+        as written; an undefined ``{word}`` is an error (write ``{{word}}``, or pass ``--raw``).
+
+        Conversations: ``-c NAME`` continues a named chat (created on first use). Its turns
+        follow the cells: re-running a cell replaces that cell's turn and drops the turns after
+        it, like editing a message in a chat app; a new cell appends. ``-s`` sets the chat's
+        system message. See ``%qwencmd chats|history|reset|save|load``.
+
+        ``--json`` asks for a JSON object and parses it into ``Result.data`` (thinking is turned
+        off for it; a short "reply with JSON" system hint is added when the prompt doesn't say
+        so). ``--prefix TEXT`` makes the answer continue TEXT (partial mode). ``-f code`` puts
+        the answer's code blocks into a new cell below (with %%bash, %%sql... for other
+        languages).
+
+        Images and video: ``-i SRC`` (repeatable) attaches an image before the prompt: a path,
+        a glob (``'shots/*.png'``), an http(s) URL, or ``{name}`` holding a PIL image, a numpy
+        array (H×W, H×W×3 or H×W×4; uint8, or floats in [0, 1]), the bytes of an image file, a
+        ``pathlib.Path``, or a list of these. A ``{name}`` in the prompt whose value is a PIL
+        image, an H×W×3/H×W×4 array or image bytes becomes an image at that place ("Compare
+        {a} with {b}"); other values stay text. ``--video SRC`` (repeatable) is a video file or
+        URL, or frames: a glob or folder of images, or ``{name}`` holding a list of images or a
+        T×H×W×C array (4 to 80 frames; up to 512 for Qwen3-VL and Qwen2.5-VL models). Local
+        and in-memory media are sent inline as base64 (nothing is uploaded); URLs are passed as
+        they are. Images over the service's limit (10 MB per item after base64) are downscaled,
+        keeping their aspect and EXIF orientation. Only regular files are read (a device or a
+        pipe is refused at once), image files up to 50 MB and 64 megapixels, video files up to
+        the inline limit, each checked before it is read. Thumbnails show above the answer, live and
+        in the saved notebook; in a chat (``-c``) later turns still see earlier images.
+        ``Result.messages`` shows the base64 elided. The Responses API takes images, not video.
+
+        Examples::
+
+            %qwen -m qwen-plus What is the capital of France?
+            %%qwen --think --preset factual_qa -o answer
+            Explain why {df.shape[0]} rows might be too few for this model.
+            %%qwen -c trip -o r --json
+            List three sights in {city} as {{"sights": [...]}}.
+            %%qwen --eval
+            Summarise this table: {df.head().to_markdown()}
+            %%qwen -i photo.jpg -i {fig}
+            What changed between the two pictures?
+
+        Management commands are in ``%qwencmd`` (``%qwencmd?``).
+        """
+        call = self._prepare(line, cell)
+        result = self._execute(call.request, call.display)
+        self._conclude(call, result)
+
+    async def qwen_async(self, line: str, cell: str | None) -> None:
+        """``%%qwen`` as a coroutine on the kernel's loop (see ``kernel.py``): Stop works."""
+        from qwen_magic.runner import execute_async
+
+        call = self._prepare(line, cell)
+        renderer = self._renderer(call.display, stoppable=True)
+        try:
+            result = await execute_async(call.request, renderer, self.update_interval)
+        except (KeyboardInterrupt, asyncio.CancelledError):  # an interrupt the runner missed
+            task = asyncio.current_task()
+            if task is not None and hasattr(task, "uncancel"):
+                task.uncancel()
+            result = _fallback(call.request, renderer, None)
+        except Exception as exc:  # a bug: this cell still gets its Result, with the error
+            result = _fallback(call.request, renderer, exc)
+        self._after(result)
+        self._conclude(call, result)
+
+    def _prepare(self, line: str, cell: str | None) -> Call:
+        """Parse and validate everything, before any request."""
+        args, prompt = self._parse(line, cell)
+        out = args.out
+        if out is not None:
+            check_out_name(out, self.shell)
+        options = vars(args)
+        check_options(options)
+        namespace = self.shell.user_ns if self.shell else {}
+        calls = bool(args.interpolate_calls or self.interpolate_calls)
+        inline: list[Any] = []
+        if not args.raw:
+            from qwen_magic.ipython.interpolate import interpolate_with_media, kept_note
+
+            filled = interpolate_with_media(prompt, namespace, calls=calls)
+            prompt, inline = filled.text, filled.media
+            if filled.kept:
+                print(kept_note(filled.kept, calls), file=sys.stderr)
+        if args.image or args.video or inline:
+            from qwen_magic.media import load_media
+
+            options["media"] = load_media(
+                args.image or [], args.video or [], inline, namespace, calls
+            )
+        chat, cell_id, execution = None, None, None
+        if args.chat:
+            from qwen_magic.ipython.kernel import current_cell_id, current_execution
+
+            chat, cell_id = self.chats.open(args.chat), current_cell_id(self.shell)
+            execution = current_execution(self.shell)
+            if args.system is not None:
+                chat.system = args.system
+            options["system"] = chat.system
+        request = build_request(prompt, options, self)
+        if chat is not None:
+            from qwen_magic.media import check_media
+
+            request.history = chat.history_for(cell_id, execution)
+            check_media(
+                request.media, model=request.model, api=request.api, history=request.history
+            )
+        display = "none" if args.quiet else self.display
+        return Call(request, display, out, chat, cell_id, execution)
+
+    def _warn_if_hidden(self, call: Call, result: Result) -> None:
+        """With nothing displayed (-q, display="none") a failure must still be noticed."""
+        if call.display == "none" and result.error is not None:
+            error = result.error
+            print(f"qwen: {error.summary()}. Fix: {error.hint}", file=sys.stderr)
+
+    def _conclude(self, call: Call, result: Result) -> None:
+        """Store the Result (first: whatever fails next, ``_qwen`` is this cell's), record the
+        chat turn, put code in the next cell, and make sure a hidden failure is noticed."""
+        self._store(result, call.out)
+        self._warn_if_hidden(call, result)
+        if call.chat is not None and result.ok:
+            from qwen_magic.chats import Turn
+            from qwen_magic.messages import user_message
+
+            call.chat.record(
+                Turn(
+                    user=user_message(call.request),  # the real parts, not the elided ones
+                    answer=result.text,
+                    reasoning=result.reasoning,
+                    cell_id=call.cell_id,
+                    execution=call.execution,
+                    model=result.model,
+                    usage=result.usage.as_dict(),
+                )
+            )
+        if call.request.format == "code" and result.text and self.shell is not None:
+            from qwen_magic.ipython.codecells import code_cell
+
+            code = code_cell(result.text)
+            if code:
+                self.shell.set_next_input(code, replace=False)
+
+    def _parse(self, line: str, cell: str | None) -> tuple[Any, str]:
+        option_text, rest = split_options(line, self.qwen.parser)
+        try:
+            argv = shlex.split(option_text)
+        except ValueError as exc:
+            raise QwenUsageError(f"Could not read the options {option_text!r}: {exc}.") from None
+        args = self.qwen.parser.parse_args(argv)
+        prompt = rest if cell is None else (rest + "\n" + cell if rest else cell)
+        return args, prompt.strip("\n")
+
+    def _renderer(self, display: str, stoppable: bool = False) -> Any:
+        from qwen_magic.render import FinalRenderer, NullRenderer
+
+        if display == "none":
+            return NullRenderer()
+        if display == "final":
+            return FinalRenderer()
+        if self.shell is None or _is_terminal(self.shell):
+            from qwen_magic.render.terminal import TerminalRenderer
+
+            return TerminalRenderer()
+        from qwen_magic.render.live import LiveRenderer
+
+        return LiveRenderer(stoppable=stoppable)
+
+    def _execute(self, request: Request, display: str) -> Result:
+        """Run synchronously. Never raises: Ctrl-C keeps the partial answer (the runner stops
+        the stream), and a bug becomes a Result carrying an internal error."""
+        from qwen_magic.runner import execute
+
+        renderer = self._renderer(display)
+        try:
+            result = execute(request, renderer, self.update_interval)
+        except KeyboardInterrupt:  # one that arrived outside the runner's own handler
+            result = _fallback(request, renderer, None)
+        except Exception as exc:
+            result = _fallback(request, renderer, exc)
+        self._after(result)
+        return result
+
+    def _after(self, result: Result) -> None:
+        self.usage_book.add(result)
+        error = result.error
+        if error is not None and error.kind == "internal" and self.debug:
+            print(error.context.get("traceback", ""), file=sys.stderr)
+
+    def _store(self, result: Result, out: str | None) -> None:
+        if self.shell is None:
+            return
+        self.shell.user_ns["_qwen"] = result
+        if out:
+            self.shell.user_ns[out] = result
+
+    # ------------------------------------------------------------------ %qwencmd
+    @line_magic
+    def qwencmd(self, line: str) -> Any:
+        """Manage qwen_magic.
+
+        Usage::
+
+            %qwencmd config              effective settings and URLs (the key masked)
+            %qwencmd key                 type the API key (getpass; kept in memory only)
+            %qwencmd models              list the endpoint's models
+            %qwencmd usage               tokens and calls this session, per model
+            %qwencmd chats               the named chats (-c NAME): turns, model, tokens
+            %qwencmd history NAME        a chat's transcript (reasoning folded)
+            %qwencmd reset [NAME]        forget a chat (all chats without NAME)
+            %qwencmd save NAME PATH      save a chat as JSON (never the key); --force to
+                                         replace a file that is not a chat
+            %qwencmd load NAME PATH      load a saved chat under NAME
+            %qwencmd emulator start      answer from the offline emulator (no network, no key)
+            %qwencmd emulator stop       back to the real service
+            %qwencmd debug on|off        show tracebacks of internal errors
+        """
+        from qwen_magic.ipython import commands
+
+        return commands.run(self, line)
+
+
+def _fallback(request: Request, renderer: Any, exc: Exception | None) -> Result:
+    """The Result of a run the runner could not finish itself: an interrupt that arrived
+    outside its handler (``exc`` None) or a bug. The live view is replaced as usual."""
+    from qwen_magic.masking import redact
+
+    error = None
+    if exc is not None:
+        import traceback
+
+        text = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
+        error = ServiceError("internal", redact(f"{type(exc).__name__}: {exc}"))
+        error.context["traceback"] = redact(text)
+        error.hint = (
+            "this is a bug in qwen_magic: please report it (`%qwencmd debug on` shows more)."
+        )
+    result = Result(
+        model=request.model,
+        api=request.api,
+        region=request.region,
+        interrupted=exc is None,
+        error=error,
+        format=request.format,
+        media=request.media,
+    )
+    try:
+        renderer.finish(result)
+    except Exception:  # the renderer may be what broke: say it on stderr instead
+        summary = error.summary() if error is not None else "Interrupted: no answer was kept."
+        print(f"qwen: {summary}", file=sys.stderr)
+    return result
+
+
+def _is_terminal(shell: Any) -> bool:
+    return any(cls.__name__ == "TerminalInteractiveShell" for cls in type(shell).__mro__)

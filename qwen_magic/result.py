@@ -1,0 +1,81 @@
+"""Result: what came back, as plain data (no view: display formatters are registered by the
+IPython layer and by ``ask()``), and the JSON post-processing of a finished answer."""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from qwen_magic.errors import ServiceError
+from qwen_magic.events import Usage
+from qwen_magic.media import elide, elided_repr
+
+if TYPE_CHECKING:
+    from qwen_magic.media import Media
+    from qwen_magic.request import Request
+
+
+@dataclass
+class Result:
+    """What came back. Also stored in ``_qwen`` and in ``-o NAME``."""
+
+    text: str = ""
+    reasoning: str = ""
+    data: Any = None
+    usage: Usage = field(default_factory=Usage)
+    model: str = ""
+    api: str = ""
+    region: str | None = None
+    request_id: str | None = None
+    finish_reason: str | None = None
+    ttft: float | None = None  # seconds to the first token (reasoning or answer)
+    elapsed: float | None = None
+    reasoning_time: float | None = None  # seconds spent thinking, when it thought
+    interrupted: bool = False
+    error: ServiceError | None = None
+    messages: list[dict[str, Any]] = field(default_factory=list)  # as sent, base64 elided
+    raw: Any = field(default=None, repr=False)
+    format: str = field(default="markdown", repr=False)
+    media: list[Media] = field(default_factory=list)  # the images and video sent
+
+    def __post_init__(self) -> None:
+        self.messages = elide(self.messages)
+
+    def __repr__(self) -> str:
+        return elided_repr(self)
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None and not self.interrupted
+
+    @property
+    def tokens_per_second(self) -> float | None:
+        out = self.usage.output_tokens
+        if not out or not self.elapsed or self.ttft is None:
+            return None
+        streaming = self.elapsed - self.ttft
+        return out / streaming if streaming > 0 else None
+
+    def __str__(self) -> str:
+        return self.text
+
+
+_FENCED = re.compile(r"^\s*```(?:json)?\s*\n(.*)\n\s*```\s*$", re.S)
+
+
+def finalize(result: Result, request: Request) -> Result:
+    """JSON mode: parse the finished answer into ``Result.data`` (or say why not)."""
+    if request.json_mode and result.error is None and not result.interrupted:
+        text = result.text
+        match = _FENCED.match(text)
+        try:
+            result.data = json.loads(match.group(1) if match else text)
+        except ValueError as exc:
+            result.error = ServiceError(
+                "json",
+                f"the answer is not valid JSON ({exc})",
+                hint="the raw answer is shown above; run the cell again, or lower -t.",
+            )
+    return result
