@@ -252,7 +252,7 @@ class Bench:
         self.ip = InteractiveShell.instance()
         self.ip.history_manager.enabled = False
         self.ip.run_line_magic("load_ext", "qwen_magic")
-        self.magics = qwen_magic._loaded[id(self.ip)]
+        self.magics = qwen_magic.ipython.magics_of(self.ip)
         self.magics.use_emulator(emu)
         self.client = openai.OpenAI(
             base_url=emu.compat_base,

@@ -1,6 +1,9 @@
 """qwen_magic: ``%%qwen`` and ``%qwen`` for Qwen models on Alibaba Cloud Model Studio.
 
 ``%load_ext qwen_magic`` registers the magics; the SDKs are imported on first use.
+From Python: ``qwen_magic.ask("Hello") -> Result``. The offline emulator is
+``qwen_magic.emulator.Emulator``; the loaded extension of a shell is
+``qwen_magic.ipython.magics_of(shell)`` (its per-kernel state: ``session_of(shell)``).
 """
 
 from __future__ import annotations
@@ -9,46 +12,43 @@ from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
 
+__all__ = [
+    "Interrupted",
+    "Result",
+    "__version__",
+    "ask",
+    "load_ipython_extension",
+    "unload_ipython_extension",
+]
+
 if TYPE_CHECKING:
+    from qwen_magic.api import Interrupted
     from qwen_magic.result import Result
 
-_loaded: dict[int, Any] = {}
+
+def __getattr__(name: str) -> Any:
+    """``Result`` and ``Interrupted`` on first use: importing qwen_magic stays cheap."""
+    if name == "Result":
+        from qwen_magic.result import Result
+
+        return Result
+    if name == "Interrupted":
+        from qwen_magic.api import Interrupted
+
+        return Interrupted
+    raise AttributeError(f"module 'qwen_magic' has no attribute {name!r}")
 
 
 def load_ipython_extension(ipython: Any) -> None:
-    from qwen_magic.ipython import kernel
-    from qwen_magic.ipython.magics import QwenMagics
+    from qwen_magic.ipython import load
 
-    if id(ipython) in _loaded:
-        return
-    from qwen_magic.render import formatters
-
-    magics = QwenMagics(shell=ipython)
-    ipython.register_magics(magics)
-    kernel.install(ipython)
-    formatters.register(ipython)
-    _loaded[id(ipython)] = magics
+    load(ipython)
 
 
 def unload_ipython_extension(ipython: Any) -> None:
-    from qwen_magic.ipython import kernel
+    from qwen_magic.ipython import unload
 
-    magics = _loaded.pop(id(ipython), None)
-    if magics is None:
-        return
-    kernel.uninstall(ipython)
-    from qwen_magic.render import formatters
-
-    formatters.unregister(ipython)
-    for kind, names in magics.magics.items():
-        for name in names:
-            ipython.magics_manager.magics[kind].pop(name, None)
-    ipython.magics_manager.registry.pop(type(magics).__name__, None)
-    magics.use_emulator(None)
-    from qwen_magic.providers.openai_common import close_clients
-
-    close_clients()  # cached clients hold keys and connections
-    ipython.user_ns.pop("_qwen", None)
+    unload(ipython)
 
 
 def ask(prompt: str, **options: Any) -> Result:
@@ -60,7 +60,7 @@ def ask(prompt: str, **options: Any) -> Result:
     take: a path, a glob, a URL, or the object itself (a PIL image, an array, bytes, or a
     list of them).
     Inside IPython the loaded extension's configuration is the default.
-    An interrupt (Ctrl-C, the kernel's ■) is re-raised as ``qwen_magic.api.Interrupted`` (a
+    An interrupt (Ctrl-C, the kernel's ■) is re-raised as ``qwen_magic.Interrupted`` (a
     ``KeyboardInterrupt`` whose ``.result`` is the partial Result, also stored in ``_qwen``),
     so a loop of calls stops at once.
     """

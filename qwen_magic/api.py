@@ -31,7 +31,8 @@ def _sources(value: Any, kind: str, namespace: dict[str, Any]) -> list[str]:
 
 
 def _magics() -> Any:
-    from qwen_magic import _loaded
+    """The loaded extension's magics (its config and session), or a fresh one."""
+    from qwen_magic.ipython import magics_of
     from qwen_magic.ipython.magics import QwenMagics
 
     try:
@@ -40,8 +41,9 @@ def _magics() -> Any:
         shell = get_ipython()
     except ImportError:  # pragma: no cover - IPython is a dependency
         shell = None
-    if shell is not None and id(shell) in _loaded:
-        return _loaded[id(shell)]
+    loaded = magics_of(shell) if shell is not None else None
+    if loaded is not None:
+        return loaded
     if shell is not None:  # IPython without %load_ext: a Result still shows as Markdown
         from qwen_magic.render import formatters
 

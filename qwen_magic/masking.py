@@ -75,6 +75,13 @@ def _remember(key: str) -> None:
         _known = {**_known, key: tuple(sorted(forms, key=len, reverse=True))}
 
 
+def forget(key: str) -> None:
+    """Stop remembering ``key`` (``%unload_ext`` forgets the key typed with ``%qwencmd key``)."""
+    global _known
+    with _lock:
+        _known = {k: v for k, v in _known.items() if k != str(key)}
+
+
 def redact(value: Any) -> Any:
     """``value`` with every key of this session masked: text, or dicts/lists/tuples of it.
 

@@ -28,7 +28,7 @@ def ip(shell: InteractiveShell, emulator: Any, monkeypatch: pytest.MonkeyPatch) 
 
     monkeypatch.setenv("DASHSCOPE_API_KEY", TEST_KEY)
     shell.run_line_magic("load_ext", "qwen_magic")
-    magics = qwen_magic._loaded[id(shell)]
+    magics = qwen_magic.ipython.magics_of(shell)
     magics.use_emulator(emulator)
     magics.update_interval = 0.05
     shell.magics_obj = magics

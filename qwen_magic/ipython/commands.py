@@ -41,7 +41,7 @@ def run(magics: QwenMagics, line: str) -> Any:
 
 def cmd_config(magics: QwenMagics, rest: list[str]) -> Table:
     try:
-        key, source = keys.resolve_key(magics.api_key_env)
+        key, source = keys.resolve_key(magics.api_key_env, magics.session.key)
         shown_key = f"{keys.mask(key)} (from {source})"
     except QwenUsageError as exc:  # a key with a line break...: say so, never show it
         shown_key = f"(unusable: {exc})"
@@ -59,7 +59,7 @@ def cmd_config(magics: QwenMagics, rest: list[str]) -> Table:
                 magics.region,
                 magics.workspace,
                 magics.base_url,
-                magics.emulator_bases,
+                magics.session.emulator_bases(magics.legacy_responses),
                 legacy_responses=magics.legacy_responses,
             ).base_url
         except QwenUsageError as exc:
@@ -75,12 +75,12 @@ def cmd_key(magics: QwenMagics, rest: list[str]) -> None:
             "`%qwencmd key` alone and paste it at the prompt."
         )
     value = getpass.getpass("DashScope API key (kept in memory for this session only): ")
-    keys.set_session_key(value or None)  # a UsageError for a key with a line break...
+    magics.session.set_key(value or None)  # a UsageError for a key with a line break...
     print(f"Key set for this session: {keys.mask(value)}" if value else "Session key cleared.")
 
 
 def cmd_usage(magics: QwenMagics, rest: list[str]) -> Table:
-    return Table(magics.usage_book.rows(), "qwen_magic usage this session")
+    return Table(magics.session.usage.rows(), "qwen_magic usage this session")
 
 
 def cmd_debug(magics: QwenMagics, rest: list[str]) -> None:
@@ -91,18 +91,20 @@ def cmd_debug(magics: QwenMagics, rest: list[str]) -> None:
 
 
 def cmd_emulator(magics: QwenMagics, rest: list[str]) -> None:
+    session = magics.session
     action = rest[0] if rest else "start"
     if action == "start":
-        if magics.emulator is None:
+        if session.emulator is None:
             from qwen_magic.emulator import Emulator
 
-            magics.use_emulator(Emulator().start(), owned=True)
+            session.use_emulator(Emulator().start(), owned=True)
+        assert session.emulator is not None
         print(
-            f"Emulator running at {magics.emulator.url}: every %qwen call in this kernel now "
+            f"Emulator running at {session.emulator.url}: every %qwen call in this kernel now "
             "goes there (no network, no key). `%qwencmd emulator stop` to go back."
         )
     elif action == "stop":
-        magics.use_emulator(None)
+        session.use_emulator(None)
         print("Emulator stopped: calls go to the real service again.")
     else:
         raise QwenUsageError("Use `%qwencmd emulator start` or `%qwencmd emulator stop`.")
@@ -144,7 +146,7 @@ def cmd_models(magics: QwenMagics, rest: list[str]) -> Table:
 
 def cmd_chats(magics: QwenMagics, rest: list[str]) -> Table:
     rows = [["name", "turns", "model", "tokens"]]
-    for chat in magics.chats.chats.values():
+    for chat in magics.session.chats.chats.values():
         model = chat.turns[-1].model if chat.turns else ""
         rows.append([chat.name, str(len(chat.turns)), model, str(chat.tokens)])
     return Table(rows, "qwen_magic chats")
@@ -157,13 +159,13 @@ def _one_name(rest: list[str], usage: str) -> str:
 
 
 def cmd_history(magics: QwenMagics, rest: list[str]) -> Any:
-    return magics.chats.get(_one_name(rest, "history NAME"))
+    return magics.session.chats.get(_one_name(rest, "history NAME"))
 
 
 def cmd_reset(magics: QwenMagics, rest: list[str]) -> None:
     if len(rest) > 1:
         raise QwenUsageError("Use `%qwencmd reset NAME`, or `%qwencmd reset` to forget all chats.")
-    magics.chats.reset(rest[0] if rest else None)
+    magics.session.chats.reset(rest[0] if rest else None)
     print(f"Chat {rest[0]!r} forgotten." if rest else "All chats forgotten.")
 
 
@@ -174,12 +176,12 @@ def cmd_save(magics: QwenMagics, rest: list[str]) -> None:
         raise QwenUsageError(
             "Use `%qwencmd save NAME PATH` (add --force to replace a file that is not a chat)."
         )
-    path = magics.chats.save(*args, force=force)
+    path = magics.session.chats.save(*args, force=force)
     print(f"Chat {args[0]!r} saved to {path} (the API key is never saved).")
 
 
 def cmd_load(magics: QwenMagics, rest: list[str]) -> None:
     if len(rest) != 2:
         raise QwenUsageError("Use `%qwencmd load NAME PATH`.")
-    chat = magics.chats.load(*rest)
+    chat = magics.session.chats.load(*rest)
     print(f"Chat {chat.name!r} loaded: {len(chat.turns)} turns.")

@@ -82,10 +82,13 @@ transform.has_side_effects = True  # type: ignore[attr-defined]
 async def run_cell(line: str, body: str | None) -> None:
     from IPython import get_ipython
 
-    from qwen_magic import _loaded
+    from qwen_magic.errors import QwenUsageError
+    from qwen_magic.ipython import magics_of
 
-    shell = get_ipython()
-    await _loaded[id(shell)].qwen_async(line, body)
+    magics = magics_of(get_ipython())
+    if magics is None:  # unloaded between the transform and the run
+        raise QwenUsageError("qwen_magic is not loaded: run `%load_ext qwen_magic` first.")
+    await magics.qwen_async(line, body)
 
 
 def install(shell: Any) -> None:

@@ -9,7 +9,7 @@ import asyncio
 import shlex
 import sys
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from IPython.core.magic import (
     Magics,
@@ -18,119 +18,21 @@ from IPython.core.magic import (
     magics_class,
     no_var_expand,
 )
-from IPython.core.magic_arguments import argument, magic_arguments
 from traitlets import Bool, Enum, Float, Int, TraitError, Unicode, validate
 
 from qwen_magic.chats import Chat, ChatBook
 from qwen_magic.errors import QwenUsageError, ServiceError
 from qwen_magic.ipython.checks import TRAIT_CHECKS, check_options, check_out_name
 from qwen_magic.ipython.cmdline import split_options
+from qwen_magic.ipython.manual import qwen_options
 from qwen_magic.options.build import DISPLAYS, build_request
-from qwen_magic.request import APIS, FORMATS, PRESETS, Request
+from qwen_magic.request import APIS, FORMATS, Request
 from qwen_magic.result import Result
-from qwen_magic.usage import UsageBook
+from qwen_magic.session import Session
 
-
-def _qwen_options(func):
-    """All options of ``%%qwen``/``%qwen``, bundled (the script magics' pattern)."""
-    options = [
-        argument("-m", "--model", help="Model name, e.g. qwen3.5-plus, qwen-plus, qwen3-max."),
-        argument("--api", choices=APIS, help="Protocol/SDK: chat (default), responses, dashscope."),
-        argument("--region", help="sg (Singapore, default), us, cn, hk, de (needs a workspace)."),
-        argument(
-            "--base-url", help="Any base URL (e.g. a vLLM/Ollama server); overrides --region."
-        ),
-        argument("-s", "--system", help="System message for this call."),
-        argument(
-            "--think",
-            dest="thinking",
-            action="store_const",
-            const=True,
-            help="Turn thinking on (enable_thinking=true).",
-        ),
-        argument(
-            "--no-think",
-            dest="thinking",
-            action="store_const",
-            const=False,
-            help="Turn thinking off (enable_thinking=false).",
-        ),
-        argument(
-            "--thinking-budget",
-            type=int,
-            metavar="N",
-            help="At most N tokens of thinking (implies --think).",
-        ),
-        argument(
-            "-t", "--temperature", type=float, metavar="X", help="Sampling temperature in [0, 2)."
-        ),
-        argument("--top-p", type=float, metavar="X", help="Nucleus sampling in (0, 1]."),
-        argument("--max-tokens", type=int, metavar="N", help="At most N tokens of answer."),
-        argument("--seed", type=int, metavar="N", help="Seed for repeatable sampling."),
-        argument("--stop", action="append", metavar="S", help="Stop sequence (repeatable)."),
-        argument(
-            "--preset",
-            choices=tuple(PRESETS),
-            help="The documented temperature/top_p pair for a scenario; -t/--top-p win.",
-        ),
-        argument(
-            "-i",
-            "--image",
-            action="append",
-            metavar="SRC",
-            help="An image (repeatable): a path, a glob, an http(s) URL, or {name} holding a PIL "
-            "image, a numpy array, bytes, a Path, or a list of these.",
-        ),
-        argument(
-            "--video",
-            action="append",
-            metavar="SRC",
-            help="A video (repeatable): a file, an http(s) URL, a glob or folder of frames, or "
-            "{name} holding a list of frames (4 to 80; 512 for Qwen3-VL/Qwen2.5-VL).",
-        ),
-        argument(
-            "-c",
-            "--chat",
-            metavar="NAME",
-            help="Continue the named conversation (created on first use); turns follow cells.",
-        ),
-        argument("-o", "--out", metavar="NAME", help="Also store the Result in variable NAME."),
-        argument("--json", action="store_true", help="Ask for a JSON object; parsed into .data."),
-        argument("--prefix", metavar="TEXT", help="Partial mode: the answer continues TEXT."),
-        argument(
-            "--no-stream",
-            dest="stream",
-            action="store_const",
-            const=False,
-            help="Wait for the whole answer instead of streaming it.",
-        ),
-        argument(
-            "-q", "--quiet", action="store_true", help="Show nothing; the Result is still stored."
-        ),
-        argument(
-            "-f",
-            "--format",
-            choices=FORMATS,
-            help="Show the answer as markdown (default), text or html; code also puts the "
-            "answer's code into a new cell below.",
-        ),
-        argument(
-            "--raw",
-            action="store_true",
-            help="Send the prompt exactly as written: no {name} filling.",
-        ),
-        argument(
-            "--eval",
-            dest="interpolate_calls",
-            action="store_const",
-            const=True,
-            help="Let {expr} (and -i {expr}) run calls and operators, e.g. {len(df)}: your code "
-            "runs. Without it {...} only reads names, attributes, indexes and literals.",
-        ),
-    ]
-    for option in reversed(options):
-        func = option(func)
-    return magic_arguments()(func)
+if TYPE_CHECKING:
+    from qwen_magic.emulator import Emulator
+    from qwen_magic.masking import Secret
 
 
 @dataclass
@@ -214,110 +116,36 @@ class QwenMagics(Magics):
 
     def __init__(self, shell: Any = None, **kwargs: Any) -> None:
         super().__init__(shell=shell, **kwargs)
-        self.usage_book = UsageBook()
-        self.chats = ChatBook()
-        self.emulator: Any = None
-        self._owns_emulator = False
+        self.session = Session()
 
-    def use_emulator(self, emulator: Any, *, owned: bool = False) -> None:
+    # The session's parts, under the names the config and the tests use.
+    @property
+    def chats(self) -> ChatBook:
+        return self.session.chats
+
+    @property
+    def emulator(self) -> Emulator | None:
+        return self.session.emulator
+
+    @property
+    def session_key(self) -> Secret | None:
+        """``%qwencmd key`` (read by ``build_request``; None: the environment's key)."""
+        return self.session.key
+
+    def use_emulator(self, emulator: Emulator | None, *, owned: bool = False) -> None:
         """Send every call to ``emulator`` (None: back to the service); stop one we started."""
-        if self.emulator is not None and self._owns_emulator and self.emulator is not emulator:
-            self.emulator.stop()
-        self.emulator, self._owns_emulator = emulator, owned
+        self.session.use_emulator(emulator, owned=owned)
 
     @property
     def emulator_bases(self) -> dict[str, str] | None:
-        emu = self.emulator
-        if emu is None:
-            return None
-        responses = emu.responses_legacy_base if self.legacy_responses else emu.compat_base
-        return {"chat": emu.compat_base, "responses": responses, "dashscope": emu.native_base}
+        return self.session.emulator_bases(self.legacy_responses)
 
     # ------------------------------------------------------------------ %%qwen / %qwen
-    @_qwen_options
+    @qwen_options
     @no_var_expand  # {name} is ours to fill (and -i {img} must see the object, not its str)
     @line_cell_magic
     def qwen(self, line: str, cell: str | None = None) -> None:
-        """Ask a Qwen model; the answer streams live below the cell.
-
-        Usage::
-
-            %%qwen [options]
-            Your prompt, over as many lines as you like. {name}, {obj.attr}, {seq[0]}
-            are filled from your variables; write {{ and }} for literal braces.
-
-            %qwen [options] a one-line prompt
-
-        The reasoning (when the model thinks) streams into a section that folds away when the
-        answer starts; a footer shows tokens and timings; Stop ends the answer and keeps what
-        arrived. When done, the live view is replaced by a static Markdown output, so the
-        saved notebook reads the same on GitHub or in nbconvert. The Result is stored in
-        ``_qwen`` (and in ``-o NAME``): ``.text``, ``.reasoning``, ``.usage``, ``.error``...
-        — always this cell's Result, even when the call failed. ``-o`` refuses names IPython or
-        Python rely on (``get_ipython``, ``exit``, ``In``, ``Out``, ``_``, ``_i3``, builtins).
-
-        ``--api chat`` (OpenAI Chat Completions, the default), ``--api responses`` (OpenAI
-        Responses API) and ``--api dashscope`` (the DashScope SDK: Generation, or
-        MultiModalConversation for Qwen3.5+/VL/omni models) give the same view and Result.
-
-        Defaults come from ``%config QwenMagics.<trait>`` (model, api, region, workspace,
-        base_url, api_key_env, system, thinking, stream, display, update_interval, timeout,
-        deadline, max_retries, interpolate_calls); each is checked when set, so a bad value
-        is refused by ``%config`` at once. The key is read from ``$DASHSCOPE_API_KEY`` (keys
-        are per region) or set for the session with ``%qwencmd key``. ``%qwencmd emulator
-        start`` answers offline. Model output is untrusted: raw HTML is shown as text, links
-        go only to http(s)/mailto, and remote images become links (see the README,
-        Security).
-
-        Variables: ``{name}``, ``{obj.attr}``, ``{seq[0]}``, ``{d["k"]}``, ``{df.shape[0]}``,
-        ``{In[3]}``, ``{Out[3]}`` are filled from your namespace. Filling reads data and never
-        acts: a call or an operator (``{len(df)}``, ``{x * 2}``, ``{exit()}``) is sent as
-        written, with a note on stderr. ``--eval`` (or ``%config QwenMagics.interpolate_calls
-        = True``) lets ``{...}`` and ``-i {...}`` run your code; ``exit()``/``quit()`` never
-        run. Text that is not an expression of defined names (JSON, code, ``{a, b}``) is left
-        as written; an undefined ``{word}`` is an error (write ``{{word}}``, or pass ``--raw``).
-
-        Conversations: ``-c NAME`` continues a named chat (created on first use). Its turns
-        follow the cells: re-running a cell replaces that cell's turn and drops the turns after
-        it, like editing a message in a chat app; a new cell appends. ``-s`` sets the chat's
-        system message. See ``%qwencmd chats|history|reset|save|load``.
-
-        ``--json`` asks for a JSON object and parses it into ``Result.data`` (thinking is turned
-        off for it; a short "reply with JSON" system hint is added when the prompt doesn't say
-        so). ``--prefix TEXT`` makes the answer continue TEXT (partial mode). ``-f code`` puts
-        the answer's code blocks into a new cell below (with %%bash, %%sql... for other
-        languages).
-
-        Images and video: ``-i SRC`` (repeatable) attaches an image before the prompt: a path,
-        a glob (``'shots/*.png'``), an http(s) URL, or ``{name}`` holding a PIL image, a numpy
-        array (H×W, H×W×3 or H×W×4; uint8, or floats in [0, 1]), the bytes of an image file, a
-        ``pathlib.Path``, or a list of these. A ``{name}`` in the prompt whose value is a PIL
-        image, an H×W×3/H×W×4 array or image bytes becomes an image at that place ("Compare
-        {a} with {b}"); other values stay text. ``--video SRC`` (repeatable) is a video file or
-        URL, or frames: a glob or folder of images, or ``{name}`` holding a list of images or a
-        T×H×W×C array (4 to 80 frames; up to 512 for Qwen3-VL and Qwen2.5-VL models). Local
-        and in-memory media are sent inline as base64 (nothing is uploaded); URLs are passed as
-        they are. Images over the service's limit (10 MB per item after base64) are downscaled,
-        keeping their aspect and EXIF orientation. Only regular files are read (a device or a
-        pipe is refused at once), image files up to 50 MB and 64 megapixels, video files up to
-        the inline limit, each checked before it is read. Thumbnails show above the answer, live and
-        in the saved notebook; in a chat (``-c``) later turns still see earlier images.
-        ``Result.messages`` shows the base64 elided. The Responses API takes images, not video.
-
-        Examples::
-
-            %qwen -m qwen-plus What is the capital of France?
-            %%qwen --think --preset factual_qa -o answer
-            Explain why {df.shape[0]} rows might be too few for this model.
-            %%qwen -c trip -o r --json
-            List three sights in {city} as {{"sights": [...]}}.
-            %%qwen --eval
-            Summarise this table: {df.head().to_markdown()}
-            %%qwen -i photo.jpg -i {fig}
-            What changed between the two pictures?
-
-        Management commands are in ``%qwencmd`` (``%qwencmd?``).
-        """
+        """Replaced by the manual (``manual.qwen_options``): ``%qwen?`` shows it."""
         call = self._prepare(line, cell)
         result = self._execute(call.request, call.display)
         self._conclude(call, result)
@@ -368,7 +196,7 @@ class QwenMagics(Magics):
         if args.chat:
             from qwen_magic.ipython.kernel import current_cell_id, current_execution
 
-            chat, cell_id = self.chats.open(args.chat), current_cell_id(self.shell)
+            chat, cell_id = self.session.chats.open(args.chat), current_cell_id(self.shell)
             execution = current_execution(self.shell)
             if args.system is not None:
                 chat.system = args.system
@@ -458,7 +286,7 @@ class QwenMagics(Magics):
         return result
 
     def _after(self, result: Result) -> None:
-        self.usage_book.add(result)
+        self.session.record(result)
         error = result.error
         if error is not None and error.kind == "internal" and self.debug:
             print(error.context.get("traceback", ""), file=sys.stderr)

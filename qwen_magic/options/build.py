@@ -180,7 +180,7 @@ def build_request(prompt: str, options: dict[str, Any], defaults: Any) -> Reques
         # --base-url (vLLM, Ollama, LM Studio take any key) unless you say so.
         key, source = "not-needed", "none: not a Model Studio host"
     else:
-        key, source = keys.resolve_key(defaults.api_key_env)
+        key, source = keys.resolve_key(defaults.api_key_env, getattr(defaults, "session_key", None))
         if key is None and is_local(endpoint.host):
             key = "not-needed"
         if key is None:

@@ -19,23 +19,14 @@ from qwen_magic.masking import (  # noqa: F401 - the mask, re-exported
     redact_object,
 )
 
-_session_key: Secret | None = None
-
-
 # -- where the key comes from ---------------------------------------------------------------
 
 
-def set_session_key(key: str | None) -> None:
-    """``%qwencmd key``: a key for this kernel only, never written anywhere."""
-    global _session_key
-    key = key.strip() if key else None
-    _session_key = checked_key(key, "`%qwencmd key`") if key else None
-
-
-def resolve_key(env_name: str) -> tuple[Secret | None, str]:
-    """(key, where it came from). A key with invalid characters is a UsageError."""
-    if _session_key:
-        return _session_key, "%qwencmd key"
+def resolve_key(env_name: str, session_key: Secret | None = None) -> tuple[Secret | None, str]:
+    """(key, where it came from): the session's ``%qwencmd key`` first, then ``$env_name``.
+    A key with invalid characters is a UsageError."""
+    if session_key:
+        return session_key, "%qwencmd key"
     source = f"${env_name}"
     value = os.environ.get(env_name, "").strip()
     return (checked_key(value, source) if value else None), source

@@ -38,6 +38,15 @@ def shared_session() -> Any:
         return _session
 
 
+def close_session() -> None:
+    """Close the shared session and its pooled connections (``%unload_ext``)."""
+    global _session
+    with _session_lock:
+        session, _session = _session, None
+    if session is not None:
+        session.close()
+
+
 def _guarded_adapter() -> Any:
     from requests.adapters import HTTPAdapter
     from urllib3.connection import HTTPConnection, HTTPSConnection

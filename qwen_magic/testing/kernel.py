@@ -14,9 +14,9 @@ import jupyter_client
 
 # Run in the kernel after `%load_ext qwen_magic` and `%qwencmd emulator start`: a slow answer.
 SLOW_REPLY = (
-    "from qwen_magic import _loaded\n"
+    "from qwen_magic.ipython import magics_of\n"
     "from qwen_magic.testing import Reply\n"
-    "_m = _loaded[id(get_ipython())]\n"
+    "_m = magics_of(get_ipython())\n"
     "_m.emulator.queue(Reply(text='word ' * 400, reasoning='', chunks=400, delay=0.02))\n"
 )
 

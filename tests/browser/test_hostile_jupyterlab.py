@@ -248,7 +248,7 @@ def notebook_cells() -> list[str]:
     ]
     setup = setup_cells(replies[0])
     setup[-1] += "\n" + "\n".join(
-        f"_loaded[id(get_ipython())].emulator.queue({r})" for r in replies[1:]
+        f"magics_of(get_ipython()).emulator.queue({r})" for r in replies[1:]
     )
     return [
         *setup,

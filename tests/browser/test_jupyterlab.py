@@ -368,9 +368,9 @@ def setup_cells(reply: str) -> list[str]:
         "%load_ext qwen_magic",
         "%qwencmd emulator start",
         "%config QwenMagics.update_interval = 0.05\n"
-        "from qwen_magic import _loaded\n"
+        "from qwen_magic.ipython import magics_of\n"
         "from qwen_magic.testing import Reply\n"
-        f"_loaded[id(get_ipython())].emulator.queue({reply})",
+        f"magics_of(get_ipython()).emulator.queue({reply})",
     ]
 
 

@@ -33,14 +33,13 @@ def test_key_is_asked_with_getpass_and_kept_in_memory(ip, magics, monkeypatch, e
     magics.use_emulator(None)
     magics.base_url = emulator.compat_base
     magics.send_key_to_base_url = True  # a local URL gets the key only when asked
-    try:
-        _, cap = cmd(ip, "key")
-        assert "sk-…1234" in cap.stdout and "sk-typed-in-session-1234" not in cap.stdout
-        with capture_output():
-            ip.run_cell_magic("qwen", "-q", "Hi")
-        assert emulator.last.api_key == "sk-typed-in-session-1234"
-    finally:
-        keys.set_session_key(None)
+    _, cap = cmd(ip, "key")
+    assert "sk-…1234" in cap.stdout and "sk-typed-in-session-1234" not in cap.stdout
+    with capture_output():
+        ip.run_cell_magic("qwen", "-q", "Hi")
+    assert emulator.last.api_key == "sk-typed-in-session-1234"
+    table, _ = cmd(ip, "config")
+    assert "sk-…1234 (from %qwencmd key)" in table._repr_markdown_()
 
 
 def test_key_on_the_command_line_is_refused(ip) -> None:

@@ -83,8 +83,8 @@ def test_chat_turns_follow_the_cell_ids_jupyterlab_sends(kernel: Kernel) -> None
     run_in_cell("%%qwen -q -c k\nthird", "cell-c")
     run_in_cell("%%qwen -q -c k\nsecond, edited", "cell-b")
     _, out = kernel.run(
-        "from qwen_magic import _loaded\n"
-        "print([t.user['content'] for t in _loaded[id(get_ipython())].chats.get('k').turns])"
+        "from qwen_magic.ipython import magics_of\n"
+        "print([t.user['content'] for t in magics_of(get_ipython()).chats.get('k').turns])"
     )
     assert out.strip() == "['first', 'second, edited']"
 
@@ -96,8 +96,8 @@ def test_an_interrupted_chat_turn_is_not_recorded(kernel: Kernel) -> None:
     kernel.km.interrupt_kernel()
     assert kernel.reply(msg_id)["content"]["status"] == "ok"
     _, out = kernel.run(
-        "from qwen_magic import _loaded\n"
-        "print(_qwen.interrupted, len(_loaded[id(get_ipython())].chats.get('cut').turns))"
+        "from qwen_magic.ipython import magics_of\n"
+        "print(_qwen.interrupted, len(magics_of(get_ipython()).chats.get('cut').turns))"
     )
     assert out.split() == ["True", "0"]
 

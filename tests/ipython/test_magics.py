@@ -269,7 +269,7 @@ def test_frankfurt_needs_a_workspace(ip, magics) -> None:
 
 def test_help_is_a_real_manual(ip) -> None:
     doc = ip.find_cell_magic("qwen").__doc__
-    needles = ("Usage::", "--think", "--preset", "-o NAME", "_qwen", "%qwencmd", "--eval")
+    needles = ("Usage: %qwen", "--think", "--preset", "-o NAME", "_qwen", "%qwencmd", "--eval")
     for needle in (*needles, "interpolate_calls", "quit()", "regular files"):
         assert needle in doc
 

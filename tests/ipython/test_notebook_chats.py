@@ -56,8 +56,8 @@ def test_rerunning_an_edited_cell_replaces_its_turn_and_drops_the_later_ones() -
             new_code_cell("%%qwen -c demo -q\nI live in Hangzhou."),
             new_code_cell("%%qwen -c demo -q\nWhat do you know about me?"),
             new_code_cell(
-                "from qwen_magic import _loaded\n"
-                "chat = _loaded[id(get_ipython())].chats.get('demo')\n"
+                "from qwen_magic.ipython import magics_of\n"
+                "chat = magics_of(get_ipython()).chats.get('demo')\n"
                 "print([t.user['content'] for t in chat.turns])\n"
                 "print([m['content'] for m in _qwen.messages if m['role'] == 'user'])"
             ),

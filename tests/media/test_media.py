@@ -347,7 +347,7 @@ def test_pillow_and_numpy_load_only_when_media_is_used() -> None:
         "import qwen_magic\n"
         "ip = InteractiveShell.instance()\n"
         "ip.run_line_magic('load_ext', 'qwen_magic')\n"
-        "qwen_magic._loaded[id(ip)].use_emulator(Emulator().start())\n"
+        "qwen_magic.ipython.magics_of(ip).use_emulator(Emulator().start())\n"
         "ip.user_ns['x'] = [1, 2]\n"
         "for api in ('chat', 'responses', 'dashscope'):\n"
         "    ip.run_cell_magic('qwen', f'-q --api {api}', 'Sum {x}')\n"

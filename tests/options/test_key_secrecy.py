@@ -245,8 +245,8 @@ from IPython.testing.globalipapp import start_ipython
 from qwen_magic.emulator.echo import EchoServer
 ip = start_ipython()
 ip.run_line_magic("load_ext", "qwen_magic")
-from qwen_magic import _loaded
-magics = _loaded[id(ip)]
+from qwen_magic.ipython import magics_of
+magics = magics_of(ip)
 magics.update_interval = 0.02  # many refreshes, some in the middle of an echoed key
 magics.send_key_to_base_url = True
 echo = EchoServer(pause=0.004).start()

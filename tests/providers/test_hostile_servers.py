@@ -252,9 +252,9 @@ def test_a_failing_display_still_ends_the_cell_with_a_result(ip, magics, emulato
 # -- in a real kernel: the Stop button and the interrupt, before the first byte ----------------
 
 STALL_NEXT = (
-    "from qwen_magic import _loaded\n"
+    "from qwen_magic.ipython import magics_of\n"
     "from qwen_magic.testing import Reply\n"
-    "_m = _loaded[id(get_ipython())]\n"
+    "_m = magics_of(get_ipython())\n"
     "_m.emulator.clear()\n"
     "_m.emulator.default_reply = Reply(fault='stall', delay=30.0)\n"
 )

@@ -11,10 +11,10 @@ ip = start_ipython()
 print("shell:", type(ip).__name__)
 ip.run_line_magic("load_ext", "qwen_magic")
 ip.run_line_magic("qwencmd", "emulator start")
-from qwen_magic import _loaded
+from qwen_magic.ipython import magics_of
 from qwen_magic.testing import Reply
-_loaded[id(ip)].update_interval = 0.02
-_loaded[id(ip)].emulator.queue(
+magics_of(ip).update_interval = 0.02
+magics_of(ip).emulator.queue(
     Reply(text="alpha beta gamma delta", reasoning="first I think", chunks=4, delay=0.03)
 )
 print("=== cell ===")
@@ -47,10 +47,10 @@ from IPython.testing.globalipapp import start_ipython
 ip = start_ipython()
 ip.run_line_magic("load_ext", "qwen_magic")
 ip.run_line_magic("qwencmd", "emulator start")
-from qwen_magic import _loaded
+from qwen_magic.ipython import magics_of
 from qwen_magic.testing import Reply
 text = "copy\x1b]52;c;Y3VybCBldmlsLmV4YW1wbGV8c2g=\x07 title\x1b]0;pwned\x1b\\ red\x1b[31m end"
-_loaded[id(ip)].emulator.queue(Reply(text=text, reasoning="think\x1b[2J", chunks=len(text)))
+magics_of(ip).emulator.queue(Reply(text=text, reasoning="think\x1b[2J", chunks=len(text)))
 ip.run_cell("%%qwen --think -o r\nHello")
 print("stored intact:", ip.user_ns["r"].text == text)
 """

@@ -1,0 +1,318 @@
+"""The manual of ``%%qwen`` / ``%qwen``, written once.
+
+Every option is declared here, in its group, with one paragraph of help: the magic's argparse
+parser is built from it (so ``%qwen?`` is the parser's help, read in JupyterLab's pager as
+plain text), and ``scripts/manual.py`` writes the README's option table from the same list.
+"""
+
+from __future__ import annotations
+
+import argparse
+import textwrap
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from IPython.core.magic_arguments import (
+    MagicHelpFormatter,
+    argument,
+    argument_group,
+    kwds,
+    magic_arguments,
+)
+
+from qwen_magic.request import APIS, FORMATS, PRESETS
+
+
+@dataclass(frozen=True)
+class Option:
+    flags: tuple[str, ...]
+    help: str  # one paragraph, plain text (shown as is in the pager and the README)
+    settings: dict[str, Any] = field(default_factory=dict)  # add_argument's other keywords
+
+    def invocation(self) -> str:
+        """How the option is written, e.g. ``-m/--model NAME`` or ``--api chat|responses``."""
+        choices = self.settings.get("choices")
+        value = "|".join(choices) if choices else self.settings.get("metavar")
+        takes_value = self.settings.get("action") not in ("store_true", "store_const")
+        if takes_value and value is None:
+            value = self.flags[-1].lstrip("-").upper().replace("-", "_")
+        names = "/".join(self.flags)
+        return f"{names} {value}" if takes_value else names
+
+
+@dataclass(frozen=True)
+class Group:
+    title: str
+    about: str
+    options: tuple[Option, ...]
+
+
+INTRO = """\
+Ask a Qwen model; the answer streams live below the cell.
+
+    %%qwen [options]
+    Your prompt, over as many lines as you like.
+
+    %qwen [options] a one-line prompt
+
+In %qwen the options come first and the rest of the line is the prompt, exactly as typed
+(use -- before a prompt that starts with -). {name}, {obj.attr}, {seq[0]}, {d["k"]},
+{In[3]} and {Out[3]} are filled from your variables; write {{ and }} for literal braces.
+
+The reasoning (when the model thinks) streams into a section that folds away when the
+answer starts; a footer shows tokens and timings; Stop ends the answer and keeps what
+arrived. When done, the live view is replaced by a static Markdown output, so the saved
+notebook reads the same on GitHub or in nbconvert. The Result is stored in _qwen (and in
+-o NAME): .text, .reasoning, .usage, .error, ... always this cell's Result, even when the
+call failed.
+
+Defaults come from %config QwenMagics.<trait> (model, api, region, workspace, base_url,
+api_key_env, system, thinking, stream, display, update_interval, timeout, deadline,
+max_retries, concurrency, interpolate_calls); each is checked when set, so a bad value is
+refused by %config at once. The key is read from $DASHSCOPE_API_KEY (keys are per region)
+or set for this session with %qwencmd key; %qwencmd emulator start answers offline.
+Model output is untrusted: raw HTML is shown as text, links go only to http(s)/mailto, and
+remote images become links (see the README, Security)."""
+
+EXAMPLES = """\
+Examples:
+
+    %qwen -m qwen-plus What is the capital of France?
+
+    %%qwen --think --preset factual_qa -o answer
+    Explain why {df.shape[0]} rows might be too few for this model.
+
+    %%qwen -c trip -o r --json
+    List three sights in {city} as {{"sights": [...]}}.
+
+    %%qwen --eval
+    Summarise this table: {df.head().to_markdown()}
+
+    %%qwen -i photo.jpg -i {fig}
+    What changed between the two pictures?
+
+Management commands are in %qwencmd (%qwencmd? lists them)."""
+
+GROUPS = (
+    Group(
+        "Model & endpoint",
+        "Which model answers, through which API, and where the request goes.",
+        (
+            Option(
+                ("-m", "--model"),
+                "Model name, e.g. qwen3.5-plus (the default), qwen-plus, qwen3-max.",
+                {"metavar": "NAME"},
+            ),
+            Option(
+                ("--api",),
+                "The protocol and SDK: chat (OpenAI Chat Completions, the default), responses "
+                "(OpenAI Responses API) or dashscope (the DashScope SDK: Generation, or "
+                "MultiModalConversation for Qwen3.5+/VL/omni models). All three give the same "
+                "view and Result.",
+                {"choices": APIS},
+            ),
+            Option(
+                ("--region",),
+                "sg (Singapore, the default), us (Virginia), cn (Beijing), hk (Hong Kong) or "
+                "de (Frankfurt, needs QwenMagics.workspace). Keys are per region.",
+                {"metavar": "REGION"},
+            ),
+            Option(
+                ("--base-url",),
+                "Any OpenAI-compatible base URL (a vLLM, Ollama or LM Studio server); overrides "
+                "--region. Your Model Studio key is not sent to it unless "
+                "QwenMagics.send_key_to_base_url is True.",
+                {"metavar": "URL"},
+            ),
+        ),
+    ),
+    Group(
+        "Thinking & sampling",
+        "How the model thinks and samples its answer.",
+        (
+            Option(
+                ("--think",),
+                "Turn thinking on (enable_thinking=true).",
+                {"dest": "thinking", "action": "store_const", "const": True},
+            ),
+            Option(
+                ("--no-think",),
+                "Turn thinking off (enable_thinking=false).",
+                {"dest": "thinking", "action": "store_const", "const": False},
+            ),
+            Option(
+                ("--thinking-budget",),
+                "At most N tokens of thinking (implies --think).",
+                {"type": int, "metavar": "N"},
+            ),
+            Option(
+                ("-t", "--temperature"),
+                "Sampling temperature in [0, 2).",
+                {"type": float, "metavar": "X"},
+            ),
+            Option(("--top-p",), "Nucleus sampling in (0, 1].", {"type": float, "metavar": "X"}),
+            Option(("--max-tokens",), "At most N tokens of answer.", {"type": int, "metavar": "N"}),
+            Option(("--seed",), "Seed for repeatable sampling.", {"type": int, "metavar": "N"}),
+            Option(
+                ("--stop",),
+                "A stop sequence (repeatable): the answer ends before it.",
+                {"action": "append", "metavar": "S"},
+            ),
+            Option(
+                ("--preset",),
+                "The documented temperature/top_p pair for a scenario; an explicit -t or "
+                "--top-p wins.",
+                {"choices": tuple(PRESETS)},
+            ),
+        ),
+    ),
+    Group(
+        "Media",
+        "Images and video sent with the prompt. Local and in-memory media are sent inline as "
+        "base64 (nothing is uploaded); URLs are passed as they are. Only regular files are "
+        "read (a device or a pipe is refused at once), image files up to 50 MB and 64 "
+        "megapixels, video files up to the inline limit, each checked before it is read. "
+        "Thumbnails show above the answer, live and in the saved notebook.",
+        (
+            Option(
+                ("-i", "--image"),
+                "An image before the prompt (repeatable): a path, a glob ('shots/*.png'), an "
+                "http(s) URL, or {name} holding a PIL image, a numpy array (HxW, HxWx3 or HxWx4; "
+                "uint8, or floats in [0, 1]), the bytes of an image file, a pathlib.Path, or a "
+                "list of these. A {name} in the prompt whose value is an image becomes an image "
+                'at that place ("Compare {a} with {b}"). Images over the service\'s limit (10 MB '
+                "per item after base64) are downscaled, keeping their aspect and EXIF "
+                "orientation.",
+                {"action": "append", "metavar": "SRC"},
+            ),
+            Option(
+                ("--video",),
+                "A video (repeatable): a file or an http(s) URL, or frames: a glob or folder of "
+                "images, or {name} holding a list of images or a TxHxWxC array (4 to 80 frames; "
+                "up to 512 for Qwen3-VL and Qwen2.5-VL). The Responses API takes images, not "
+                "video.",
+                {"action": "append", "metavar": "SRC"},
+            ),
+        ),
+    ),
+    Group(
+        "Conversation & output",
+        "What the model is told, what is kept, and how the answer is shown.",
+        (
+            Option(
+                ("-s", "--system"),
+                "The system message for this call (or this chat).",
+                {"metavar": "TEXT"},
+            ),
+            Option(
+                ("-c", "--chat"),
+                "Continue the named conversation (created on first use). Its turns follow the "
+                "cells: re-running a cell replaces that cell's turn and drops the turns after "
+                "it, like editing a message in a chat app; a new cell appends. In a chat, later "
+                "turns still see earlier images. See %qwencmd chats, history, reset, save and "
+                "load.",
+                {"metavar": "NAME"},
+            ),
+            Option(
+                ("-o", "--out"),
+                "Also store the Result in the variable NAME (_qwen always holds the last one). "
+                "Names IPython or Python rely on (get_ipython, exit, In, Out, _, _i3, builtins) "
+                "are refused.",
+                {"metavar": "NAME"},
+            ),
+            Option(
+                ("--json",),
+                "Ask for a JSON object and parse it into Result.data. Thinking is turned off for "
+                'it, and a short "reply with JSON" system hint is added when the prompt does not '
+                "mention JSON.",
+                {"action": "store_true"},
+            ),
+            Option(
+                ("--prefix",),
+                "Partial mode: the answer continues TEXT (chat and dashscope APIs).",
+                {"metavar": "TEXT"},
+            ),
+            Option(
+                ("--no-stream",),
+                "Wait for the whole answer instead of streaming it.",
+                {"dest": "stream", "action": "store_const", "const": False},
+            ),
+            Option(
+                ("-q", "--quiet"),
+                "Show nothing; the Result is still stored (a failure is still said on stderr).",
+                {"action": "store_true"},
+            ),
+            Option(
+                ("-f", "--format"),
+                "Show the answer as markdown (the default), text (verbatim) or html; code also "
+                "puts the answer's code blocks into a new cell below (with %%bash, %%sql... for "
+                "other languages).",
+                {"choices": FORMATS},
+            ),
+            Option(
+                ("--raw",),
+                "Send the prompt exactly as written: no {name} filling.",
+                {"action": "store_true"},
+            ),
+            Option(
+                ("--eval",),
+                "Let {expr} in the prompt (and -i {expr}) run calls and operators, e.g. "
+                "{len(df)}: your code runs (as %config QwenMagics.interpolate_calls = True "
+                "does); exit() and quit() never run. Without it, filling reads data and never "
+                "acts: {...} holding a call or an operator is sent as written, with a note on "
+                "stderr. Text that is not an expression of defined names (JSON, code, {a, b}) "
+                "is left as written; an undefined {word} is an error (write {{word}}, or pass "
+                "--raw).",
+                {"dest": "interpolate_calls", "action": "store_const", "const": True},
+            ),
+        ),
+    ),
+    Group(
+        "Many answers",
+        "Coming next: one prompt over each row of a list or DataFrame (--each), and answers "
+        "side by side for several models or settings (-m a,b, -t 0.1,0.9). Until then, ask "
+        "each variant in its own cell; %config QwenMagics.concurrency (1 to 64) will bound how "
+        "many run at once.",
+        (),
+    ),
+)
+
+
+class _Formatter(MagicHelpFormatter):
+    """IPython's magic help without its reStructuredText: the pager shows plain text."""
+
+    def add_usage(self, usage: Any, actions: Any, groups: Any, prefix: Any = None) -> None:
+        argparse.RawDescriptionHelpFormatter.add_usage(self, usage, actions, groups, "Usage: %")
+
+    def _format_action_invocation(self, action: argparse.Action) -> str:
+        return argparse.HelpFormatter._format_action_invocation(self, action)
+
+
+def qwen_options(func: Callable[..., Any]) -> Callable[..., Any]:
+    """Give the magic its parser (and so its ``%qwen?`` help), built from :data:`GROUPS`."""
+    decorators: list[Any] = []
+    for group in GROUPS:
+        decorators.append(argument_group(group.title, textwrap.fill(group.about, 78)))
+        for option in group.options:
+            # argparse %-formats help text: a literal % (%%bash, %config) is written %%.
+            text = option.help.replace("%", "%%")
+            decorators.append(argument(*option.flags, help=text, **option.settings))
+    for decorator in reversed(decorators):
+        func = decorator(func)
+    func = kwds(description=INTRO, epilog=EXAMPLES, formatter_class=_Formatter)(func)
+    return magic_arguments()(func)
+
+
+def options_table() -> str:
+    """The README's option table (Markdown), one row per option, under its group."""
+    lines = ["| option | meaning |", "|---|---|"]
+    for group in GROUPS:
+        lines.append(f"| **{group.title}** | {_cell(group.about)} |")
+        for option in group.options:
+            lines.append(f"| `{_cell(option.invocation())}` | {_cell(option.help)} |")
+    return "\n".join(lines) + "\n"
+
+
+def _cell(text: str) -> str:
+    return text.replace("|", "\\|")
