@@ -206,5 +206,7 @@ def parse_multipart(content_type: str, data: bytes) -> dict[str, str | bytes]:
     for part in message.iter_parts() if message.is_multipart() else []:
         name = part.get_param("name", header="content-disposition")
         payload = part.get_payload(decode=True) or b""
+        if not isinstance(payload, bytes):  # decode=True gives bytes for a leaf part
+            continue
         fields[str(name)] = payload if part.get_filename() else payload.decode("utf-8", "replace")
     return fields

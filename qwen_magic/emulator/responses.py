@@ -180,13 +180,14 @@ class Turn:
         return body
 
     def events(self, reasoning_event: str) -> list[dict[str, Any]]:
-        plan, events = self.plan, []
+        plan = self.plan
+        events: list[dict[str, Any]] = []
         events.append({"type": "response.created", "response": self.response("queued")})
         events.append({"type": "response.in_progress", "response": self.response("in_progress")})
         index = 0
         if plan.thinking:
             kind = f"response.{reasoning_event}"
-            where = {"item_id": self.reasoning_id, "output_index": 0}
+            where: dict[str, Any] = {"item_id": self.reasoning_id, "output_index": 0}
             if reasoning_event == "reasoning_summary_text":
                 where["summary_index"] = 0
             events.append(

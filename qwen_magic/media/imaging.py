@@ -200,7 +200,7 @@ def for_service(
         data, mime = _encode(image, lossless=lossless, alpha=alpha)
         if len(data) <= max_bytes:
             resized = origin if image.size != origin else None
-            return Encoded(data, mime, image.size, resized)  # type: ignore[arg-type]
+            return Encoded(data, mime, image.size, resized)
         if lossless:
             lossless = False  # try the same pixels lossy before shrinking them
             continue

@@ -69,7 +69,7 @@ def check_workspace(workspace: str | None) -> str | None:
 
 def is_model_studio_host(host: str | None) -> bool:
     """True for Alibaba Cloud Model Studio hosts, the only ones the key goes to by default."""
-    return bool(host) and bool(_MODEL_STUDIO.fullmatch(host.lower().rstrip(".")))
+    return bool(host and _MODEL_STUDIO.fullmatch(host.lower().rstrip(".")))
 
 
 def host_for(region: str, workspace: str | None = None) -> str:
