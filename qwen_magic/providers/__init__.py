@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Generator
 from typing import Protocol
 
 from qwen_magic.events import Event
@@ -10,8 +10,9 @@ from qwen_magic.request import Request
 
 
 class Provider(Protocol):
-    def events(self) -> Iterator[Event]:
-        """Call the SDK and translate what it yields. Errors become a final ``Failed``."""
+    def events(self) -> Generator[Event, None, None]:
+        """Call the SDK and translate what it yields. Errors become a final ``Failed``.
+        A generator: the runner ``close()``s it to let go of the HTTP stream early."""
         ...
 
     def abort(self) -> None:
@@ -20,13 +21,7 @@ class Provider(Protocol):
         ...
 
 
-class AsyncProvider(Provider, Protocol):
-    def aevents(self) -> AsyncIterator[Event]:
-        """The same Events from the SDK's async client (for batch runs)."""
-        ...
-
-
-def make_provider(request: Request) -> AsyncProvider:
+def make_provider(request: Request) -> Provider:
     """The provider of ``request.api``; its module (and SDK) is imported only now."""
     if request.api == "chat":
         from qwen_magic.providers.chat import ChatProvider

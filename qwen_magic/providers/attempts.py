@@ -10,11 +10,10 @@ it sent.
 
 from __future__ import annotations
 
-import asyncio
 import random
 import threading
 import time
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import Callable, Generator
 
 from qwen_magic.errors import ServiceError
 from qwen_magic.events import Event, Failed, ReasoningDelta, TextDelta
@@ -131,7 +130,9 @@ class Attempts:
         return error
 
 
-def retrying(attempt: Callable[[Attempts], Iterator[Event]], attempts: Attempts) -> Iterator[Event]:
+def retrying(
+    attempt: Callable[[Attempts], Generator[Event, None, None]], attempts: Attempts
+) -> Generator[Event, None, None]:
     """Run ``attempt`` until it succeeds or its failure is not worth another try."""
     while True:
         events = attempt(attempts)
@@ -140,14 +141,13 @@ def retrying(attempt: Callable[[Attempts], Iterator[Event]], attempts: Attempts)
         answering = False
         try:
             for event in events:
-                kind = type(event)
-                if kind is Failed:
+                if isinstance(event, Failed):
                     if first:
-                        delay = attempts.delay(event.error)  # type: ignore[attr-defined]
+                        delay = attempts.delay(event.error)
                         if delay is not None:
                             break
-                    attempts.conclude(event.error, answered=answering)  # type: ignore[attr-defined]
-                elif not answering and (kind is TextDelta or kind is ReasoningDelta):
+                    attempts.conclude(event.error, answered=answering)
+                elif not answering and isinstance(event, TextDelta | ReasoningDelta):
                     answering = True
                     attempts.answer_began()
                 first = False
@@ -156,33 +156,3 @@ def retrying(attempt: Callable[[Attempts], Iterator[Event]], attempts: Attempts)
             events.close()
         if delay is None or attempts.stopped.wait(delay):
             return
-
-
-async def aretrying(
-    attempt: Callable[[Attempts], AsyncIterator[Event]], attempts: Attempts
-) -> AsyncIterator[Event]:
-    """``retrying`` for the async twins (batch runs: cancelling the task stops them)."""
-    while True:
-        events = attempt(attempts)
-        delay = None
-        first = True
-        answering = False
-        try:
-            async for event in events:
-                kind = type(event)
-                if kind is Failed:
-                    if first:
-                        delay = attempts.delay(event.error)  # type: ignore[attr-defined]
-                        if delay is not None:
-                            break
-                    attempts.conclude(event.error, answered=answering)  # type: ignore[attr-defined]
-                elif not answering and (kind is TextDelta or kind is ReasoningDelta):
-                    answering = True
-                    attempts.answer_began()
-                first = False
-                yield event
-        finally:
-            await events.aclose()  # type: ignore[attr-defined]
-        if delay is None:
-            return
-        await asyncio.sleep(delay)

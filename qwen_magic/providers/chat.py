@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Generator, Iterator
 from typing import Any
 
 from qwen_magic.errors import ServiceError
-from qwen_magic.events import Event, Failed, Finished, ReasoningDelta, Started, TextDelta, Usage
+from qwen_magic.events import Event, Failed, Finished, ReasoningDelta, Started, Usage
 from qwen_magic.messages import chat_messages, sampling_options, thinking_options
 from qwen_magic.providers.attempts import Attempts, retrying
 from qwen_magic.providers.guard import ReadGuard, guarding
@@ -87,32 +87,88 @@ def explain(item: Any, where: str) -> str:
     return "a part of it does not have the shape the chat protocol gives it"
 
 
-def completion_events(completion: Any, request_id: str | None) -> Iterator[Event]:
-    """A whole (non-streamed) chat completion → Events; shared with the async twin."""
-    try:
-        response_id = text(completion.id, "id")
-        model = completion.model if type(completion.model) is str else None
-        yield Started(request_id=request_id or response_id, model=model)
-        choices = completion.choices
-        if not choices or not isinstance(choices, list):
-            raise BadReply(f"its reply has no choices (choices is {describe(choices)})")
-        choice = choices[0]
-        message = choice.message
+class ChatStream:
+    """Folds Chat Completions chunks (or one whole completion) into Events: the one fold of
+    the chat protocol, as openai-python's ``ChatCompletionStreamState`` is for its helpers.
+
+    ``feed`` each chunk of a stream then ``finish``; or ``whole`` for a non-streamed reply.
+    """
+
+    def __init__(self, request_id: str | None) -> None:
+        self.request_id = request_id
+        self.response_id: str | None = None
+        self.finish_reason: str | None = None
+        self.announced = False  # Started was sent
+        self.started = False  # some reasoning or answer arrived
+        self.splitter = ThinkTagSplitter()
+        self.last: Any = None  # the last chunk, or the whole completion (Result.raw)
+
+    def _announce(self, item: Any, response_id: str | None) -> Event:
+        self.announced = True
+        self.response_id = response_id
+        model = item.model if type(item.model) is str else None
+        return Started(request_id=self.request_id or response_id or None, model=model)
+
+    def _message(self, message: Any, where: str) -> Iterator[Event]:
+        """The reasoning and the answer of a ``delta`` or a whole ``message``."""
         reasoning = _reasoning_of(message)
         if reasoning:
+            self.started = True
             yield ReasoningDelta(reasoning)
-        content = text(message.content, "choices[0].message.content")
+        content = message.content
         if content:
-            splitter = ThinkTagSplitter()
-            yield from splitter.feed(content)
-            yield from splitter.flush()
-        finish_reason = text(choice.finish_reason, "choices[0].finish_reason")
-        if completion.usage is not None:
-            yield usage_from_chat(completion.usage)
-    except SHAPE_ERRORS as exc:
-        raise BadReply(explain(completion, "choices[0].message")) from exc
-    yield Finished(finish_reason, request_id=request_id or response_id, response_id=response_id,
-                   raw=completion)  # fmt: skip
+            if type(content) is not str:
+                raise BadReply(f"{where}.content is {describe(content)}, not text")
+            self.started = True
+            yield from self.splitter.feed(content)
+
+    def feed(self, chunk: Any) -> Iterator[Event]:
+        """One chunk of a stream."""
+        self.last = chunk
+        try:
+            if not self.announced:
+                yield self._announce(chunk, chunk.id if type(chunk.id) is str else "")
+            if chunk.choices:
+                choice = chunk.choices[0]
+                yield from self._message(choice.delta, "choices[0].delta")
+                if choice.finish_reason:
+                    self.finish_reason = text(choice.finish_reason, "finish_reason")
+            if chunk.usage is not None:
+                yield usage_from_chat(chunk.usage)
+        except SHAPE_ERRORS as exc:
+            raise BadReply(explain(chunk, "choices[0].delta")) from exc
+
+    def whole(self, completion: Any) -> Iterator[Event]:
+        """A non-streamed completion: the same Events a stream of it would give."""
+        self.last = completion
+        try:
+            yield self._announce(completion, text(completion.id, "id"))
+            choices = completion.choices
+            if not choices or not isinstance(choices, list):
+                raise BadReply(f"its reply has no choices (choices is {describe(choices)})")
+            choice = choices[0]
+            yield from self._message(choice.message, "choices[0].message")
+            self.finish_reason = text(choice.finish_reason, "choices[0].finish_reason")
+            if completion.usage is not None:
+                yield usage_from_chat(completion.usage)
+        except SHAPE_ERRORS as exc:
+            raise BadReply(explain(completion, "choices[0].message")) from exc
+        yield from self.finish(streamed=False)
+
+    def finish(self, *, streamed: bool = True) -> Iterator[Event]:
+        """The end of the reply: a stream must have said how it finished."""
+        if not self.announced:
+            raise BadReply(NO_EVENTS)
+        yield from self.splitter.flush()
+        if streamed and self.finish_reason is None:
+            yield Failed(ServiceError("stream", UNFINISHED))
+            return
+        yield Finished(
+            self.finish_reason,
+            request_id=self.request_id or self.response_id or None,
+            response_id=self.response_id or None,
+            raw=self.last,  # the last chunk (usage, ids) or the whole completion
+        )
 
 
 class ChatProvider:
@@ -144,89 +200,47 @@ class ChatProvider:
         req = self.request
         self._client = openai_client(req.base_url, req.api_key, req.timeout)
 
-    def events(self) -> Iterator[Event]:
+    def events(self) -> Generator[Event, None, None]:
         if self._client is None:
             self.prepare()
         attempts = Attempts(self.request, self._stopped, self.guard)
         with guarding(self.guard):
             yield from retrying(self._attempt, attempts)
 
-    def _attempt(self, attempts: Attempts) -> Iterator[Event]:
+    def _attempt(self, attempts: Attempts) -> Generator[Event, None, None]:
         timeout = attempts.begin()
-        answer = self._streamed(timeout) if self.request.stream else self._whole(timeout)
-        started = False  # once a token arrived, a lost connection is a broken stream
+        state: ChatStream | None = None
         try:
-            for event in answer:
-                started = started or type(event) is TextDelta or type(event) is ReasoningDelta
-                yield event
+            if self.request.stream:
+                stream = self._client.chat.completions.create(
+                    stream=True, stream_options={"include_usage": True}, timeout=timeout,
+                    **self._arguments(),
+                )  # fmt: skip
+                self._stream = stream
+                headers = stream.response.headers
+                content_type = headers.get("content-type", "")
+                if "json" in content_type:
+                    stream.close()
+                    raise not_a_stream(content_type)
+                state = ChatStream(headers.get("x-request-id"))
+                with stream:  # closed when we stop early (this generator is closed)
+                    for chunk in stream:
+                        yield from state.feed(chunk)
+                yield from state.finish()
+            else:
+                raw = self._client.chat.completions.with_raw_response.create(
+                    timeout=timeout, **self._arguments()
+                )
+                content_type = raw.headers.get("content-type", "")
+                if "event-stream" in content_type:
+                    raise BadReply(f"it answered a request for one JSON reply with {content_type}")
+                state = ChatStream(raw.headers.get("x-request-id"))
+                yield from state.whole(raw.parse())
         except Exception as exc:  # every SDK/transport failure ends as one Failed event
+            started = state is not None and state.started  # then a lost connection broke it
             error = failure(exc, self._stopped, self.guard, started)
             if error is not None:
                 yield Failed(error)
-        finally:
-            answer.close()  # closes the HTTP stream if we stopped early
-
-    def _streamed(self, timeout: float) -> Iterator[Event]:
-        stream = self._client.chat.completions.create(
-            stream=True, stream_options={"include_usage": True}, timeout=timeout,
-            **self._arguments(),
-        )  # fmt: skip
-        self._stream = stream
-        headers = stream.response.headers
-        content_type = headers.get("content-type", "")
-        if "json" in content_type:
-            stream.close()
-            raise not_a_stream(content_type)
-        request_id = headers.get("x-request-id")
-        splitter = ThinkTagSplitter()
-        finish_reason = None
-        response_id = None
-        chunk = None
-        with stream:
-            for chunk in stream:
-                try:
-                    if response_id is None:
-                        response_id = chunk.id if type(chunk.id) is str else ""
-                        model = chunk.model if type(chunk.model) is str else None
-                        yield Started(request_id=request_id or response_id or None, model=model)
-                    if chunk.choices:
-                        choice = chunk.choices[0]
-                        delta = choice.delta
-                        reasoning = _reasoning_of(delta)
-                        if reasoning:
-                            yield ReasoningDelta(reasoning)
-                        content = delta.content
-                        if content:
-                            if type(content) is not str:
-                                raise TypeError
-                            yield from splitter.feed(content)
-                        if choice.finish_reason:
-                            finish_reason = text(choice.finish_reason, "finish_reason")
-                    if chunk.usage is not None:
-                        yield usage_from_chat(chunk.usage)
-                except SHAPE_ERRORS as exc:
-                    raise BadReply(explain(chunk, "choices[0].delta")) from exc
-        if response_id is None:
-            raise BadReply(NO_EVENTS)
-        yield from splitter.flush()
-        if finish_reason is None:
-            yield Failed(ServiceError("stream", UNFINISHED))
-            return
-        yield Finished(
-            finish_reason,
-            request_id=request_id or response_id or None,
-            response_id=response_id or None,
-            raw=chunk,  # the last chunk (usage, ids)
-        )
-
-    def _whole(self, timeout: float) -> Iterator[Event]:
-        raw = self._client.chat.completions.with_raw_response.create(
-            timeout=timeout, **self._arguments()
-        )
-        content_type = raw.headers.get("content-type", "")
-        if "event-stream" in content_type:
-            raise BadReply(f"it answered a request for one JSON reply with {content_type}")
-        yield from completion_events(raw.parse(), raw.headers.get("x-request-id"))
 
     def abort(self) -> None:
         """Stop now, from any thread: no retry, and the socket is shut even while the request
@@ -236,10 +250,3 @@ class ChatProvider:
         stream = self._stream
         if stream is not None:
             stream.response.close()
-
-    async def aevents(self) -> AsyncIterator[Event]:
-        """The same Events over ``openai.AsyncOpenAI`` (for batch runs)."""
-        from qwen_magic.providers.aio import chat_events
-
-        async for event in chat_events(self):
-            yield event

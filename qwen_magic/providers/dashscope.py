@@ -7,7 +7,7 @@ environment it read at import and ``~/.dashscope/api_key`` are never used (docs/
 from __future__ import annotations
 
 import threading
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Generator
 from contextlib import suppress
 from typing import Any
 
@@ -15,7 +15,7 @@ from qwen_magic.errors import ServiceError, is_service_failure
 from qwen_magic.events import Event, Failed
 from qwen_magic.messages import native_messages, sampling_options, thinking_options
 from qwen_magic.models import needs_multimodal_endpoint
-from qwen_magic.providers.attempts import Attempts, aretrying, retrying
+from qwen_magic.providers.attempts import Attempts, retrying
 from qwen_magic.providers.dashscope_errors import from_dashscope_exception
 from qwen_magic.providers.dashscope_http import bounded, shared_session
 from qwen_magic.providers.guard import ReadGuard, ReplyRefused, guarding
@@ -97,20 +97,21 @@ class DashScopeProvider:
             args["incremental_output"] = self.incremental_output
         return args
 
-    # -- sync ------------------------------------------------------------------------------
-    def events(self) -> Iterator[Event]:
+    def events(self) -> Generator[Event, None, None]:
         attempts = Attempts(self.request, self._stopped, self.guard)
         with guarding(self.guard):
             yield from retrying(self._attempt, attempts)
 
-    def _attempt(self, attempts: Attempts) -> Iterator[Event]:
+    def _attempt(self, attempts: Attempts) -> Generator[Event, None, None]:
         import dashscope
 
         api = dashscope.MultiModalConversation if self.multimodal else dashscope.Generation
         timeout = attempts.begin()
         stream = NativeStream()
         try:
-            result = api.call(**self._arguments(timeout), session=_TrackedSession(self, timeout))
+            result: Any = api.call(
+                **self._arguments(timeout), session=_TrackedSession(self, timeout)
+            )
             for response in result if self.request.stream else (result,):
                 yield from stream.feed(response)
                 if stream.failed:
@@ -169,45 +170,6 @@ class DashScopeProvider:
         self._stopped.set()
         self.guard.abort()
 
-    # -- async -----------------------------------------------------------------------------
-    async def aevents(self) -> AsyncIterator[Event]:
-        """The same Events from ``AioGeneration`` / ``AioMultiModalConversation``."""
-        import dashscope
-
-        from qwen_magic.providers.aio import dashscope_session
-
-        api = dashscope.AioMultiModalConversation if self.multimodal else dashscope.AioGeneration
-        async with dashscope_session() as session:
-            async for event in aretrying(
-                lambda attempts: self._aattempt(api, session, attempts), Attempts(self.request)
-            ):
-                yield event
-
-    async def _aattempt(self, api: Any, session: Any, attempts: Attempts) -> AsyncIterator[Event]:
-        timeout = attempts.begin()
-        stream = NativeStream()
-        result: Any = None
-        try:
-            result = await api.call(**self._arguments(timeout), session=session)
-            responses = result if self.request.stream else _once(result)
-            async for response in responses:
-                for event in stream.feed(response):
-                    yield event
-                if stream.failed:
-                    return
-            for event in stream.finish(streamed=self.request.stream):
-                yield event
-        except Exception as exc:
-            bad = reply_problem(exc, None)
-            if bad is None and not is_service_failure(exc):
-                raise  # a bug: the runner shows it with its traceback
-            error = bad.error() if bad else from_dashscope_exception(exc, started=stream.started)
-            yield Failed(error)
-        finally:
-            if self.request.stream and result is not None:
-                with suppress(Exception):
-                    await result.aclose()
-
 
 def reply_problem(exc: BaseException, status: int | None) -> BadReply | None:
     """The server's fault, if ``exc`` says its reply was malformed: our own check, bytes that
@@ -215,14 +177,9 @@ def reply_problem(exc: BaseException, status: int | None) -> BadReply | None:
     it. (``status``: the HTTP status, when known; an error reply that is not JSON is the
     service's error, shown as such.)"""
     import json
-    import re
 
     if isinstance(exc, BadReply):
         return exc
-    if type(exc).__name__ == "LineTooLong":  # aiohttp's bound on one line of the stream
-        limit = re.search(r"more than (\d+) bytes", str(exc))
-        size = f"{int(limit.group(1)) // 1024} KB" if limit else "aiohttp's limit"
-        return BadReply(f"one event of the stream passed {size}")
     if isinstance(exc, UnicodeDecodeError):
         return undecodable(exc)
     framed = isinstance(exc, json.JSONDecodeError) and any(
@@ -231,7 +188,3 @@ def reply_problem(exc: BaseException, status: int | None) -> BadReply | None:
     if isinstance(exc, json.JSONDecodeError) and status in (None, 200) and not framed:
         return not_json(exc)
     return sdk_shape_error(exc, "dashscope")
-
-
-async def _once(item: Any) -> AsyncIterator[Any]:
-    yield item

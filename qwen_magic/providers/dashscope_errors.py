@@ -7,7 +7,6 @@ frame becomes). Only transport failures escape as exceptions (docs/wire.md §4.4
 
 from __future__ import annotations
 
-import asyncio
 import json
 from typing import Any
 
@@ -76,22 +75,15 @@ def _framed_error(body: str, status: int | None) -> ServiceError | None:
 
 
 def _transport_error(exc: BaseException, started: bool) -> ServiceError:
-    import aiohttp
     import requests
 
     text = f"{type(exc).__name__}: {exc}".strip()
-    if isinstance(exc, requests.exceptions.Timeout | asyncio.TimeoutError):
+    if isinstance(exc, requests.exceptions.Timeout):
         return ServiceError("timeout", "no answer before the timeout")
     if isinstance(exc, requests.exceptions.ConnectionError):
         cause = exc.args[0] if exc.args else None
         if type(cause).__name__ == "ReadTimeoutError":  # requests' mid-stream read timeout
             return ServiceError("timeout", "no answer before the timeout")
-        return ServiceError("stream" if started else "connection", text)
-    if isinstance(exc, aiohttp.ClientConnectorError):
-        return ServiceError("connection", text)
-    if isinstance(exc, aiohttp.ClientPayloadError | aiohttp.ServerDisconnectedError):
-        return ServiceError("stream", text)
-    if isinstance(exc, aiohttp.ClientError):
         return ServiceError("stream" if started else "connection", text)
     return ServiceError("stream", text)
 

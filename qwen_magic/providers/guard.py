@@ -32,7 +32,7 @@ from qwen_magic.errors import ServiceError
 MAX_REPLY_BYTES = 256 * 2**20  # far above any real answer (a 64k-token stream is ~30 MB)
 MAX_FRAME_BYTES = 8 * 2**20  # one event of a stream; a real one is a few KB
 
-# Per thread (the sync calls run in a worker thread) and per task (the async twins).
+# Per thread: each call runs in its own worker thread.
 _current: ContextVar[ReadGuard | None] = ContextVar("qwen_magic_read_guard", default=None)
 
 
@@ -41,19 +41,19 @@ class ReplyRefused(Exception):
 
 
 def current() -> ReadGuard | None:
-    """The guard of the call running on this thread (or task), if any."""
+    """The guard of the call running on this thread, if any."""
     return _current.get()
 
 
 @contextmanager
 def guarding(guard: ReadGuard) -> Iterator[ReadGuard]:
-    """Make ``guard`` the one the HTTP layers of this thread (or task) report to."""
+    """Make ``guard`` the one the HTTP layers of this thread report to."""
     previous = _current.get()
     _current.set(guard)
     try:
         yield guard
     finally:
-        _current.set(previous)  # not reset(token): an async generator may end elsewhere
+        _current.set(previous)  # not reset(token): a generator may be closed elsewhere
         guard.release()
 
 

@@ -1,4 +1,4 @@
-"""DashScope native response objects → Events (shared by the sync and async provider).
+"""DashScope native response objects → Events: the one fold of the native protocol.
 
 Facts from the docs/wire.md §4.4–§4.5: every frame carries the cumulative ``usage``;
 unfinished frames say ``finish_reason: "null"`` (a string); multimodal ``content`` is a list

@@ -61,65 +61,9 @@ def guarded_transport() -> Any:
     pool = getattr(transport, "_pool", None)
     # httpcore2's pool takes a network backend; httpx2's transport does not pass one through.
     if isinstance(pool, httpcore2.ConnectionPool) and hasattr(pool, "_network_backend"):
-        pool._network_backend = _GuardedBackend(pool._network_backend)
+        backend: Any = _GuardedBackend(pool._network_backend)  # duck-typed NetworkBackend
+        pool._network_backend = backend
     return transport
-
-
-def guarded_async_transport() -> Any:
-    """``guarded_transport`` for ``openai.AsyncOpenAI`` (the guard is found per task)."""
-    import httpcore2
-    import httpx2
-    from openai._constants import DEFAULT_CONNECTION_LIMITS
-
-    transport = httpx2.AsyncHTTPTransport(limits=DEFAULT_CONNECTION_LIMITS)
-    pool = getattr(transport, "_pool", None)
-    if isinstance(pool, httpcore2.AsyncConnectionPool) and hasattr(pool, "_network_backend"):
-        pool._network_backend = _GuardedAsyncBackend(pool._network_backend)
-    return transport
-
-
-class _GuardedAsyncBackend:
-    def __init__(self, inner: Any) -> None:
-        self._inner = inner
-
-    async def connect_tcp(self, *args: Any, **kwargs: Any) -> Any:
-        return _GuardedAsyncStream(await self._inner.connect_tcp(*args, **kwargs))
-
-    async def connect_unix_socket(self, *args: Any, **kwargs: Any) -> Any:
-        return _GuardedAsyncStream(await self._inner.connect_unix_socket(*args, **kwargs))
-
-    async def sleep(self, seconds: float) -> None:
-        await self._inner.sleep(seconds)
-
-
-class _GuardedAsyncStream:
-    """``_GuardedStream`` for the async twins: bounded reads (a task is stopped by
-    cancelling it, so no socket is handed to the guard)."""
-
-    def __init__(self, inner: Any) -> None:
-        self._inner = inner
-        self._guard: Any = None
-
-    async def write(self, buffer: bytes, timeout: float | None = None) -> None:
-        self._guard = current()
-        await self._inner.write(buffer, timeout)
-
-    async def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
-        guard = self._guard
-        if guard is None:
-            return await self._inner.read(max_bytes, timeout)
-        data = await self._inner.read(max_bytes, guard.read_timeout(timeout))
-        guard.received(data)
-        return data
-
-    async def aclose(self) -> None:
-        await self._inner.aclose()
-
-    async def start_tls(self, *args: Any, **kwargs: Any) -> Any:
-        return _GuardedAsyncStream(await self._inner.start_tls(*args, **kwargs))
-
-    def get_extra_info(self, info: str) -> Any:
-        return self._inner.get_extra_info(info)
 
 
 class _GuardedBackend:

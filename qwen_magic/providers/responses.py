@@ -9,14 +9,14 @@ events differ slightly from OpenAI's, and unknown types come back under the wron
 from __future__ import annotations
 
 import threading
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Generator, Iterator
 from contextlib import suppress
 from typing import Any
 
 from qwen_magic.errors import ServiceError
 from qwen_magic.events import Event, Failed, Finished, ReasoningDelta, Started, Usage
 from qwen_magic.messages import responses_input, sampling_options, thinking_options
-from qwen_magic.providers.attempts import Attempts, aretrying, retrying
+from qwen_magic.providers.attempts import Attempts, retrying
 from qwen_magic.providers.guard import ReadGuard, guarding
 from qwen_magic.providers.openai_common import failure, openai_client
 from qwen_magic.providers.think_tags import ThinkTagSplitter
@@ -246,14 +246,14 @@ class ResponsesProvider:
             args["extra_body"] = extra
         return args
 
-    def events(self) -> Iterator[Event]:
+    def events(self) -> Generator[Event, None, None]:
         if self._client is None:
             self.prepare()
         attempts = Attempts(self.request, self._stopped, self.guard)
         with guarding(self.guard):
             yield from retrying(self._attempt, attempts)
 
-    def _attempt(self, attempts: Attempts) -> Iterator[Event]:
+    def _attempt(self, attempts: Attempts) -> Generator[Event, None, None]:
         timeout = attempts.begin()
         client = self._client
         state = None
@@ -292,50 +292,3 @@ class ResponsesProvider:
         stream = self._stream
         if stream is not None:
             stream.response.close()
-
-    async def aevents(self) -> AsyncIterator[Event]:
-        """The same Events over ``openai.AsyncOpenAI`` (for batch runs)."""
-        from qwen_magic.providers.aio import async_openai_client
-
-        req = self.request
-        guard = ReadGuard(req.timeout)
-        async with async_openai_client(req.base_url, req.api_key, req.timeout) as client:
-            with guarding(guard):
-                async for event in aretrying(
-                    lambda attempts: self._aattempt(client, attempts), Attempts(req, guard=guard)
-                ):
-                    yield event
-
-    async def _aattempt(self, client: Any, attempts: Attempts) -> AsyncIterator[Event]:
-        timeout = attempts.begin()
-        state = None
-        try:
-            if self.request.stream:
-                stream = await client.responses.create(
-                    stream=True, timeout=timeout, **self._arguments()
-                )
-                headers = stream.response.headers
-                state = ResponsesStream(headers.get("x-request-id"))
-                if "json" in headers.get("content-type", ""):
-                    await stream.close()
-                    raise not_a_stream(headers.get("content-type"))
-                async with stream:
-                    async for event in stream:
-                        for item in state.feed(event):
-                            yield item
-                        if state.failed:
-                            return
-                for item in state.finish():
-                    yield item
-            else:
-                raw = await client.responses.with_raw_response.create(
-                    timeout=timeout, **self._arguments()
-                )
-                state = ResponsesStream(raw.headers.get("x-request-id"))
-                for item in state.whole(raw.parse()):  # parsed synchronously
-                    yield item
-        except Exception as exc:
-            started = state is not None and state.started
-            error = failure(exc, attempts.stopped, attempts.guard, started)
-            if error is not None:
-                yield Failed(error)
