@@ -1,8 +1,16 @@
-"""Run one Request: a worker thread drains the provider, the caller's thread renders.
+"""Run N Requests on one clock: a bounded pool of worker threads drains the providers, the
+caller's thread renders.
 
-The SDK stream is read in a worker thread so that reading never waits for the UI and the UI
-refreshes on a clock (``update_interval``), not per chunk: the cost of showing an answer grows
-with time, not with the number of chunks. Widgets are only touched from the calling thread.
+The SDK streams are read in worker threads so that reading never waits for the UI, and the UI
+refreshes on one clock (``update_interval``) for all runs, not per chunk: the cost of showing
+answers grows with time, not with the number of chunks or runs. Widgets are only touched from
+the calling thread. One Stop (the view's ``on_stop``, Ctrl-C, the kernel's interrupt) ends every
+run at once and keeps what arrived. A single ``%%qwen`` is the N=1 case of the same code.
+
+Threads, not asyncio, for fan-out: the SDK streams are blocking iterators, and a pool of
+``concurrency`` daemon threads (not ``concurrent.futures``, whose workers are joined at exit:
+one stuck in a read would hang the kernel's shutdown) keeps one code path for both callers,
+the plain loop and the kernel's coroutine.
 """
 
 from __future__ import annotations
@@ -11,7 +19,8 @@ import asyncio
 import contextlib
 import threading
 import time
-from collections.abc import Callable
+from collections import deque
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from qwen_magic.errors import ServiceError, hint_for
@@ -125,45 +134,44 @@ class Collector:
 
 
 class Run:
-    """One request in flight: the worker, the collector, and how to stop it."""
+    """One request: its provider, its collector, and how to stop it (from any thread)."""
 
-    def __init__(self, request: Request, renderer: Renderer, provider: Provider | None = None):
+    def __init__(self, request: Request, provider: Provider | None = None) -> None:
         self.request = request
-        self.renderer = renderer
         try:
             self.provider = provider or make_provider(request)
         except Exception as exc:  # a bug: reported by the worker like any other
             self.provider = _Unavailable(exc)
         self.collector = Collector(request)
         self.cancelled = threading.Event()
-        self.worker = threading.Thread(target=self._pump, name="qwen-stream", daemon=True)
-        self.on_done: Callable[[], None] | None = None
-        self.render_error: ServiceError | None = None  # the renderer failed: show plain text
+        self.started = False  # a worker took it (set under the pool's lock)
 
-    def _pump(self) -> None:
+    def pump(self) -> None:
+        """Drain the provider into the collector (on a worker thread); never raises."""
+        collector = self.collector
+        collector.started_at = collector.clock()  # not the time it waited for a worker
         events = None
         try:
             prepare = getattr(self.provider, "prepare", None)
             if prepare is not None:  # import the SDK, build the client: not the service's time
                 prepare()
-                self.collector.started_at = self.collector.clock()
+                collector.started_at = collector.clock()
+            if self.cancelled.is_set():
+                return
             events = self.provider.events()
             for event in events:
                 if self.cancelled.is_set():
                     break
-                self.collector.apply(event)
+                collector.apply(event)
         except Exception as exc:  # a bug, not a service error: keep it visible
             if not self.cancelled.is_set():
-                self.collector.error = ServiceError("internal", f"{type(exc).__name__}: {exc}")
-                self.collector.error.context["traceback"] = _format_traceback(exc)
+                collector.error = ServiceError("internal", f"{type(exc).__name__}: {exc}")
+                collector.error.context["traceback"] = _format_traceback(exc)
         finally:
             if events is not None:
                 with contextlib.suppress(Exception):
                     events.close()  # closes the HTTP stream if we stopped early
-            self.collector.end()
-            if self.on_done is not None:
-                with contextlib.suppress(RuntimeError):  # the cell's loop already closed
-                    self.on_done()
+            collector.end()
 
     def stop(self) -> None:
         """Stop now, from any thread: keep the partial answer, close the connection."""
@@ -172,46 +180,17 @@ class Run:
         self.cancelled.set()
         self.collector.interrupted = True
         try:
-            self.provider.abort()
+            if self.started:
+                self.provider.abort()
         finally:
             self.collector.end()
 
-    def start(self) -> None:
-        self._render(self.renderer.start, self.request, self.stop)
-        self.worker.start()
-
-    def update(self) -> None:
-        """Refresh the live view (skipped once the renderer failed)."""
-        if self.render_error is None:
-            self._render(lambda: self.renderer.update(self.collector.snapshot()))
-
-    def finish(self) -> Result:
-        """The Result, shown: never raises, whatever the provider or the renderer did."""
-        self.worker.join(timeout=1.0)
+    def result(self) -> Result:
+        """The finished Result (JSON parsed); never raises."""
         try:
-            result = finalize(self.collector.snapshot(), self.request)
+            return finalize(self.collector.snapshot(), self.request)
         except Exception as exc:  # a bug: still a Result, with what is known
-            result = self._bare_result(exc)
-        if result.error is None and self.render_error is not None:
-            result.error = self.render_error
-        if not self._render(self.renderer.finish, result):
-            result.error = result.error or self.render_error
-            _show_plain(result)
-        return result
-
-    def _render(self, call: Callable[..., Any], *args: Any) -> bool:
-        """Call the renderer; a failure is recorded (the first one), not raised."""
-        try:
-            call(*args)
-            return True
-        except Exception as exc:
-            if self.render_error is None:
-                self.render_error = ServiceError(
-                    "internal", f"the display failed: {type(exc).__name__}: {exc}"
-                )
-                self.render_error.context["traceback"] = _format_traceback(exc)
-                self.render_error = redact_fields(self.render_error)
-            return False
+            return self._bare_result(exc)
 
     def _bare_result(self, exc: Exception) -> Result:
         req, collector = self.request, self.collector
@@ -223,28 +202,165 @@ class Run:
                       messages=collector.messages, format=req.format)  # fmt: skip
 
 
-def execute(request: Request, renderer: Renderer, interval: float = 0.1) -> Result:
-    """Run synchronously; Ctrl-C / the kernel's interrupt stops the answer and keeps it."""
-    run = Run(request, renderer)
-    run.start()
+class Runs:
+    """N runs on one clock: a bounded pool drains them; the caller's thread shows them.
+
+    ``view`` sees every run: ``start(requests, stop)`` once, ``update(results, ended)`` at most
+    once per tick (``results[i]`` is None while run ``i`` waits for a worker), ``finish(results)``
+    once, with every Result in input order.
+    """
+
+    JOIN = 0.1  # seconds, all workers together: how long a stop waits for readers to let go
+
+    def __init__(
+        self,
+        requests: Sequence[Request],
+        view: Renderer,
+        concurrency: int = 1,
+        providers: Sequence[Provider | None] | None = None,
+    ) -> None:
+        self.requests = list(requests)
+        given = list(providers) if providers is not None else [None] * len(self.requests)
+        self.runs = [Run(r, p) for r, p in zip(self.requests, given, strict=True)]
+        self.view = view
+        self.concurrency = max(1, int(concurrency))
+        self.shown: list[Result | None] = [None] * len(self.runs)
+        self.ended = [False] * len(self.runs)
+        self._final = [False] * len(self.runs)  # the snapshot shown is the run's last
+        self.done = threading.Event()
+        self.on_done: Callable[[], None] | None = None  # wakes the caller's loop
+        self.render_error: ServiceError | None = None  # the view failed: show plain text
+        self._lock = threading.Lock()
+        self._waiting: deque[int] = deque(range(len(self.runs)))
+        self._left = len(self.runs)
+        self._stopped = False
+        self._workers: list[threading.Thread] = []
+        if not self.runs:
+            self.done.set()
+
+    # -- workers ---------------------------------------------------------------------------
+    def start(self) -> None:
+        self._render(self.view.start, self.requests, self.stop)
+        for n in range(min(self.concurrency, len(self.runs))):
+            worker = threading.Thread(target=self._work, name=f"qwen-stream-{n}", daemon=True)
+            self._workers.append(worker)
+            worker.start()
+
+    def _work(self) -> None:
+        while True:
+            with self._lock:
+                if self._stopped or not self._waiting:
+                    return
+                index = self._waiting.popleft()
+                run = self.runs[index]
+                run.started = True
+            run.pump()
+            self._end(index)
+
+    def _end(self, index: int) -> None:
+        """Count run ``index`` as ended (once, whichever thread ends it first)."""
+        with self._lock:
+            if self.ended[index]:
+                return
+            self.ended[index] = True
+            self._left -= 1
+            last = self._left == 0
+        if last:
+            self.done.set()
+            if self.on_done is not None:
+                with contextlib.suppress(RuntimeError):  # the cell's loop already closed
+                    self.on_done()
+
+    def stop(self) -> None:
+        """One Stop for every run, from any thread: runs in flight keep what arrived, runs
+        still waiting never start."""
+        with self._lock:
+            self._stopped = True
+            self._waiting.clear()
+        for index, run in enumerate(self.runs):
+            with contextlib.suppress(Exception):  # one provider's abort must not keep the rest
+                run.stop()  # (a run still waiting is marked stopped before its first token)
+            self._end(index)
+
+    # -- the caller's thread ---------------------------------------------------------------
+    def update(self) -> None:
+        """One tick: snapshot the runs that changed since the last one and refresh the view."""
+        if self.render_error is not None:
+            return
+        for index, run in enumerate(self.runs):
+            if self._final[index] or not (run.started or self.ended[index]):
+                continue  # its last snapshot is already shown, or it waits for a worker
+            self._final[index] = self.ended[index]
+            self.shown[index] = run.collector.snapshot()
+        self._render(self.view.update, self.shown, list(self.ended))
+
+    def finish(self) -> list[Result]:
+        """Every Result in input order, shown: never raises, whatever a provider or the view
+        did."""
+        deadline = time.monotonic() + self.JOIN
+        for worker in self._workers:
+            worker.join(timeout=max(0.0, deadline - time.monotonic()))
+        results = [run.result() for run in self.runs]
+        if self.render_error is not None:
+            for result in results:
+                result.error = result.error or self.render_error
+        if not self._render(self.view.finish, results):
+            for result in results:
+                result.error = result.error or self.render_error
+                _show_plain(result)
+        return results
+
+    def _render(self, call: Callable[..., Any], *args: Any) -> bool:
+        """Call the view; a failure is recorded (the first one), not raised."""
+        try:
+            call(*args)
+            return True
+        except Exception as exc:
+            if self.render_error is None:
+                error = ServiceError("internal", f"the display failed: {type(exc).__name__}: {exc}")
+                error.context["traceback"] = _format_traceback(exc)
+                self.render_error = redact_fields(error)
+            return False
+
+
+def execute_many(
+    requests: Sequence[Request],
+    view: Renderer,
+    interval: float = 0.1,
+    concurrency: int = 4,
+) -> list[Result]:
+    """Run every request, ``concurrency`` at a time, on one refresh clock; the Results in
+    input order. Ctrl-C / the kernel's interrupt stops them all and keeps what arrived."""
+    runs = Runs(requests, view, concurrency)
+    runs.start()
     try:
-        while not run.collector.done.wait(interval):
-            run.update()
+        while not runs.done.wait(interval):
+            runs.update()
     except KeyboardInterrupt:
-        run.stop()
-    return _finish(run)
+        runs.stop()
+    return _finish(runs)
 
 
-async def execute_async(request: Request, renderer: Renderer, interval: float = 0.1) -> Result:
-    """Run as a coroutine on the kernel's loop, so widget clicks (Stop) arrive mid-answer.
+async def execute_many_async(
+    requests: Sequence[Request],
+    view: Renderer,
+    interval: float = 0.1,
+    concurrency: int = 4,
+) -> list[Result]:
+    """``execute_many`` as a coroutine on the kernel's loop, so widget clicks (Stop) arrive
+    mid-answer.
 
-    The kernel's interrupt cancels this task: we catch that, stop the stream and keep the
-    partial answer, so the cell ends normally.
+    The kernel's interrupt cancels this task: we catch that, stop every run and keep the
+    partial answers, so the cell ends normally.
     """
     loop = asyncio.get_running_loop()
     wake = asyncio.Event()
-    run = Run(request, renderer)
-    run.on_done = lambda: loop.call_soon_threadsafe(wake.set)
+    runs = Runs(requests, view, concurrency)
+
+    def wake_up() -> None:  # from the worker that ends the last run
+        loop.call_soon_threadsafe(wake.set)
+
+    runs.on_done = wake_up
     # ipykernel 7 schedules the interrupt's cancellation with a plain call_soon, which does not
     # wake a loop idling in select(): a short heartbeat keeps interrupts prompt.
     heartbeat: asyncio.TimerHandle | None = None
@@ -254,31 +370,42 @@ async def execute_async(request: Request, renderer: Renderer, interval: float = 
         heartbeat = loop.call_later(0.05, beat)
 
     beat()
-    run.start()
+    runs.start()
     try:
-        while not run.collector.done.is_set():
+        while not runs.done.is_set():
             with contextlib.suppress(asyncio.TimeoutError):
                 await asyncio.wait_for(wake.wait(), timeout=interval)
-            if not run.collector.done.is_set():
-                run.update()
+            if not runs.done.is_set():
+                runs.update()
     except (KeyboardInterrupt, asyncio.CancelledError):
         task = asyncio.current_task()
         if task is not None and hasattr(task, "uncancel"):
             task.uncancel()
-        run.stop()
+        runs.stop()
     finally:
         if heartbeat is not None:
             heartbeat.cancel()
-    return _finish(run)
+    return _finish(runs)
 
 
-def _finish(run: Run) -> Result:
-    """``run.finish()``; a second interrupt while it closes the view does not lose the Result."""
+def execute(request: Request, renderer: Renderer, interval: float = 0.1) -> Result:
+    """One request (``execute_many`` with N=1): Ctrl-C stops the answer and keeps it."""
+    return execute_many([request], renderer, interval, concurrency=1)[0]
+
+
+async def execute_async(request: Request, renderer: Renderer, interval: float = 0.1) -> Result:
+    """One request as a coroutine on the kernel's loop (``execute_many_async`` with N=1)."""
+    return (await execute_many_async([request], renderer, interval, concurrency=1))[0]
+
+
+def _finish(runs: Runs) -> list[Result]:
+    """``runs.finish()``; a second interrupt while it closes the view does not lose the
+    Results."""
     try:
-        return run.finish()
+        return runs.finish()
     except KeyboardInterrupt:
-        run.stop()
-        return run.finish()
+        runs.stop()
+        return runs.finish()
 
 
 def _show_plain(result: Result) -> None:

@@ -1,4 +1,9 @@
-"""The live view: ipywidgets that stream the reasoning and the answer, then step aside.
+"""The live view: ipywidgets that stream the reasoning and the answers, then step aside.
+
+An ``AnswerPanel`` draws one answer (header, thumbnails, reasoning, answer, footer) and does
+not display itself; ``LiveRenderer`` owns the display and the one Stop, and shows one panel, a
+grid of panels side by side, or a progress view over many runs. At the end the static output
+(``static.bundle_of``) replaces it all.
 
 Only the main thread touches widgets (the runner calls ``update`` from there). Each refresh
 re-sends only what changed: finished Markdown blocks are frozen into their own Output widget
@@ -9,12 +14,20 @@ from __future__ import annotations
 
 import html
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
+from qwen_magic.render import listed, variant_titles
 from qwen_magic.render.markdown import close_open_fence, split_in_code, split_stable
 from qwen_magic.render.safe import safe_html, safe_markdown
-from qwen_magic.render.static import thinking_summary, to_bundle, usage_line
+from qwen_magic.render.static import (
+    GRID_MAX,
+    bundle_of,
+    counts_line,
+    first_line,
+    thinking_summary,
+    usage_line,
+)
 from qwen_magic.request import Request
 from qwen_magic.result import Result
 
@@ -67,7 +80,7 @@ class MarkdownStream:
 
     def _freeze(self, tail: str, now: float) -> None:
         """Render the finished part of ``tail`` once, in its own widget."""
-        stable, used, carry = *split_stable(tail, self.min_tail), ""
+        stable, carry = split_stable(tail, self.min_tail)[0], ""
         if stable:
             used = len(stable)
         else:
@@ -82,29 +95,19 @@ class MarkdownStream:
         self._carry = carry
 
 
-class LiveRenderer:
-    """Header, thinking section, answer, footer and a Stop button, refreshed by the runner."""
+class AnswerPanel:
+    """One answer as a widget tree (header, thumbnails, reasoning, answer, footer) that does
+    not display itself: a view places ``.widget``, feeds ``update(result)``, then ``close()``s.
+    """
 
-    def __init__(self, stoppable: bool = True) -> None:
-        self.stoppable = stoppable  # False when a click could not arrive before the cell ends
-        self.refreshes = 0
-        self._box: Any = None
-
-    def start(self, request: Request, on_stop: Callable[[], None]) -> None:
+    def __init__(self, request: Request, title: str | None = None, extra: Sequence[Any] = ()):
         import ipywidgets as w
-        from IPython.display import display
 
-        where = " · ".join(x for x in (request.model, request.api, request.region) if x)
-        self.header = w.HTML(f"<small><b>{html.escape(where)}</b></small>")
-        self.stop_button = w.Button(
-            description="Stop",
-            icon="stop",
-            tooltip="Stop the answer here (keeps what has arrived)",
-            layout=w.Layout(width="auto"),
-        )
-        self.stop_button.on_click(lambda _button: on_stop())
-        if not self.stoppable:
-            self.stop_button.layout.display = "none"
+        if title is None:
+            title = variant_titles([request])[0]
+        self.request = request
+        self.refreshes = 0
+        self.header = w.HTML(f"<small><b>{html.escape(title)}</b></small>")
         self.reasoning = MarkdownStream()
         self.thinking = w.Accordion(children=[self.reasoning.box], selected_index=0)
         self.thinking.set_title(0, "Thinking…")
@@ -112,12 +115,11 @@ class LiveRenderer:
         mime = "text/html" if request.format == "html" else "text/markdown"
         self.answer = MarkdownStream(mime=mime)
         self.footer = w.HTML("<small>waiting for the first token…</small>")
-        top = w.HBox([self.header, self.stop_button], layout=w.Layout(align_items="center"))
+        top = w.HBox([self.header, *extra], layout=w.Layout(align_items="center"))
         inputs = [thumbnail_row(request.media)] if request.media else []
-        self._box = w.VBox([top, *inputs, self.thinking, self.answer.box, self.footer])
+        self.widget: Any = w.VBox([top, *inputs, self.thinking, self.answer.box, self.footer])
         self._answer_started = False
         self._footer_state: tuple[int, object] | None = None
-        self.handle = display(self._box, display_id=True)
 
     def update(self, result: Result) -> None:
         self.refreshes += 1
@@ -137,8 +139,131 @@ class LiveRenderer:
             line = usage_line(result, name_model=False)  # the header names the model
             self.footer.value = f"<small>{html.escape(line)}</small>"
 
-    def finish(self, result: Result) -> None:
-        self.handle.update(to_bundle(result), raw=True)
+    def close(self) -> None:
+        """Free every widget model of the panel."""
+        if self.widget is not None:
+            close_tree(self.widget)
+            self.widget = None
+
+
+class LiveRenderer:
+    """The display owner: one panel, a grid of panels, or a progress view, with one Stop.
+
+    ``layout``: "single" (one answer), "grid" (N answers side by side, each headed by its
+    variant), "progress" (done/total, failures, and a small live panel of one answer), or
+    "auto" (single for one request, grid up to ``GRID_MAX``, progress beyond).
+    """
+
+    def __init__(
+        self,
+        stoppable: bool = True,
+        layout: str = "auto",
+        titles: Sequence[str] | None = None,
+    ) -> None:
+        self.stoppable = stoppable  # False when a click could not arrive before the cell ends
+        self.layout = layout
+        self.titles = list(titles) if titles is not None else None
+        self.refreshes = 0
+        self.panels: list[AnswerPanel] = []
+        self._box: Any = None
+
+    def start(self, requests: Sequence[Request] | Request, on_stop: Callable[[], None]) -> None:
+        import ipywidgets as w
+        from IPython.display import display
+
+        self.requests = listed(requests)
+        n = len(self.requests)
+        if self.titles is None or len(self.titles) != n:
+            self.titles = variant_titles(self.requests)
+        if self.layout == "auto":
+            self.layout = "single" if n == 1 else "grid" if n <= GRID_MAX else "progress"
+        self.stop_button = w.Button(
+            description="Stop",
+            icon="stop",
+            tooltip="Stop the answer here (keeps what has arrived)",
+            layout=w.Layout(width="auto"),
+        )
+        self.stop_button.on_click(lambda _button: on_stop())
+        if not self.stoppable:
+            self.stop_button.layout.display = "none"
+        self._seen: list[Result | None] = [None] * n
+        self._status_text = ""
+        if self.layout == "single" and n == 1:
+            panel = AnswerPanel(self.requests[0], self.titles[0], extra=[self.stop_button])
+            self.panels = [panel]
+            self._box = panel.widget
+        elif self.layout == "progress":
+            self.status = w.HTML(f"<small>0/{n} done</small>")
+            self.bar = w.IntProgress(value=0, min=0, max=max(1, n), layout=w.Layout(width="auto"))
+            self.slot = w.VBox([])  # the small live panel of one answer
+            self._followed: int | None = None
+            top = w.HBox([self.status, self.stop_button], layout=w.Layout(align_items="center"))
+            self._box = w.VBox([top, self.bar, self.slot])
+        else:
+            self.layout = "grid"
+            self.panels = [
+                AnswerPanel(r, t) for r, t in zip(self.requests, self.titles, strict=True)
+            ]
+            self.status = w.HTML(f"<small>0/{n} done</small>")
+            top = w.HBox([self.status, self.stop_button], layout=w.Layout(align_items="center"))
+            grid = w.GridBox(
+                [p.widget for p in self.panels],
+                layout=w.Layout(
+                    grid_template_columns=f"repeat({n}, minmax(0, 1fr))", grid_gap="12px"
+                ),
+            )
+            self._box = w.VBox([top, grid])
+        self.handle = display(self._box, display_id=True)
+
+    def update(self, results: Sequence[Result | None] | Result, ended: Sequence[bool] = ()) -> None:
+        self.refreshes += 1
+        shown = listed(results)
+        if self.layout == "progress":
+            self._update_progress(shown, ended)
+            return
+        for index, (panel, result) in enumerate(zip(self.panels, shown, strict=False)):
+            if result is not None and result is not self._seen[index]:
+                self._seen[index] = result
+                panel.update(result)
+        if self.layout == "grid":
+            self._status(counts_line(shown, ended or None))
+
+    def _update_progress(self, results: Sequence[Result | None], ended: Sequence[bool]) -> None:
+        done = [i for i, r in enumerate(results) if r is not None and (ended and ended[i])]
+        self.bar.value = len(done)
+        self._status(counts_line(results, ended or None))
+        in_flight = [i for i, r in enumerate(results) if r is not None and not (ended and ended[i])]
+        followed = self._followed
+        if followed is None or (
+            ended and ended[followed] and results[followed] is self._seen[followed]
+        ):
+            # follow the latest run in flight; with none, the last one that ended
+            pick = in_flight[-1] if in_flight else (done[-1] if done else None)
+            if pick is not None and pick != followed:
+                old = self.panels
+                titles = self.titles or []
+                title = f"{titles[pick]}: {first_line(self.requests[pick].prompt, 60)}"
+                panel = AnswerPanel(self.requests[pick], title)
+                self.panels = [panel]
+                self.slot.children = (panel.widget,)
+                for gone in old:
+                    gone.close()
+                self._followed = followed = pick
+        if followed is not None:
+            result = results[followed]
+            if result is not None and result is not self._seen[followed]:
+                self._seen[followed] = result
+                self.panels[0].update(result)
+
+    def _status(self, text: str) -> None:
+        if text != self._status_text:
+            self._status_text = text
+            self.status.value = f"<small>{html.escape(text)}</small>"
+
+    def finish(self, results: Sequence[Result] | Result) -> None:
+        final = listed(results)
+        layout = {"single": "single", "grid": "grid", "progress": "table"}.get(self.layout, "auto")
+        self.handle.update(bundle_of(final, self.titles, layout), raw=True)
         self.close()
 
     def close(self) -> None:
@@ -146,6 +271,9 @@ class LiveRenderer:
         if self._box is not None:
             close_tree(self._box)
             self._box = None
+        for panel in self.panels:
+            panel.widget = None  # (closed with the box, or below)
+        self.panels = []
 
 
 def thumbnail_row(media: list[Any]) -> Any:

@@ -489,6 +489,17 @@ def safe_html(html: str) -> str:
     return _IMAGE_WITHOUT_SOURCE.sub("", clean)  # its remote source was dropped: no broken icon
 
 
+def markdown_html(text: str) -> str:
+    """Untrusted Markdown as HTML (a grid's cell, where Markdown cannot go): made safe as
+    Markdown first, rendered with raw HTML off, then through the same allowlist as ``-f html``."""
+    if not text:
+        return ""
+    from markdown_it import MarkdownIt
+
+    md = MarkdownIt("commonmark", {"html": False}).enable(["table", "strikethrough"])
+    return safe_html(md.render(safe_markdown(text)))
+
+
 # nh3's output is normalized (attributes quoted, ">" escaped in values): a regex can read it.
 _IMAGE_WITHOUT_SOURCE = re.compile(r"<img(?![^>]*\ssrc=)[^>]*>")
 

@@ -1,12 +1,25 @@
-"""The final, static output: plain Markdown that every notebook viewer shows the same way."""
+"""The final, static output: plain Markdown that every notebook viewer shows the same way.
+
+One answer is one panel (``to_bundle``); N answers are composed from the same panels: a grid
+(an HTML table of columns where the frontend shows HTML, stacked with headings in
+``text/markdown`` and ``text/plain``) or, for many, a compact table with counts.
+"""
 
 from __future__ import annotations
 
 import html
 import json
+from collections.abc import Sequence
 
 from qwen_magic.render.markdown import close_open_fence, fenced
-from qwen_magic.render.safe import inline_code, plain_markdown, plain_text, safe_html, safe_markdown
+from qwen_magic.render.safe import (
+    inline_code,
+    markdown_html,
+    plain_markdown,
+    plain_text,
+    safe_html,
+    safe_markdown,
+)
 from qwen_magic.result import Result
 
 STOPPED = "■ Stopped — the answer above is partial."
@@ -196,3 +209,122 @@ def to_bundle(result: Result) -> dict[str, str]:
     if result.format == "html":
         return {"text/html": to_html(result), "text/plain": to_plain(result)}
     return {"text/markdown": to_markdown(result), "text/plain": to_plain(result)}
+
+
+# ------------------------------------------------------------------------------ N answers
+GRID_MAX = 6  # more answers than this are summed up in a table, not shown side by side
+TABLE_ROWS = 10  # rows of that table
+
+
+def panel_html(result: Result) -> str:
+    """One answer as HTML, for a grid's cell: the answer's Markdown rendered safely."""
+    if result.format == "html":
+        return to_html(result)
+    parts = []
+    if result.media:
+        parts.append(f"<p>{media_html(result)}</p>")
+    if result.reasoning:
+        parts.append(
+            f"<details><summary>{html.escape(thinking_summary(result))}</summary>"
+            f"{markdown_html(close_open_fence(result.reasoning))}</details>"
+        )
+    answer = (
+        markdown_html(fenced(json.dumps(result.data, indent=2, ensure_ascii=False), "json"))
+        if result.data is not None
+        else markdown_html(close_open_fence(result.text))
+        if result.format != "text"
+        else f"<pre>{html.escape(result.text)}</pre>"
+    )
+    parts.append(answer)
+    notes = [finish_note(result)]
+    if result.interrupted:
+        notes.append(stopped_note(result))
+    if result.error:
+        notes.append(f"⚠ {result.error.summary()}")
+        if result.error.hint:
+            notes.append(f"Fix: {result.error.hint}")
+    parts += [f"<p><em>{html.escape(note)}</em></p>" for note in notes if note]
+    parts.append(f"<sub>{html.escape(usage_line(result, name_model=False))}</sub>")
+    return "\n".join(parts)
+
+
+def grid_bundle(results: Sequence[Result], titles: Sequence[str]) -> dict[str, str]:
+    """N answers side by side (HTML table of columns), and stacked with headings."""
+    head = "".join(f'<th style="text-align:left">{html.escape(title)}</th>' for title in titles)
+    width = f"{100 / max(1, len(results)):.0f}%"
+    cells = "".join(
+        f'<td style="vertical-align:top;text-align:left;width:{width}">{panel_html(r)}</td>'
+        for r in results
+    )
+    table = f"<table><thead><tr>{head}</tr></thead><tbody><tr>{cells}</tr></tbody></table>"
+    markdown = "\n\n---\n\n".join(
+        f"### {plain_markdown(title)}\n\n{to_markdown(result)}"
+        for title, result in zip(titles, results, strict=True)
+    )
+    plain = "\n\n".join(
+        f"== {plain_text(title)} ==\n{to_plain(result)}"
+        for title, result in zip(titles, results, strict=True)
+    )
+    return {"text/html": table, "text/markdown": markdown, "text/plain": plain}
+
+
+def counts_line(results: Sequence[Result | None], ended: Sequence[bool] | None = None) -> str:
+    """``12/64 done · 1 failed · 2 stopped · 3,456 tokens out``."""
+    finished = [r for i, r in enumerate(results) if r is not None and (ended is None or ended[i])]
+    failed = sum(1 for r in finished if r.error is not None)
+    stopped = sum(1 for r in finished if r.interrupted and r.error is None)
+    tokens = sum(r.usage.output_tokens or 0 for r in finished)
+    bits = [f"{len(finished)}/{len(results)} done"]
+    if failed:
+        bits.append(f"{failed} failed")
+    if stopped:
+        bits.append(f"{stopped} stopped")
+    if tokens:
+        bits.append(f"{tokens:,} tokens out")
+    return " · ".join(bits)
+
+
+def status_of(result: Result) -> str:
+    if result.error is not None:
+        return f"⚠ {result.error.summary()}"
+    if result.interrupted:
+        return "stopped"
+    return "ok"
+
+
+def first_line(text: str, width: int = 80) -> str:
+    line = next((x.strip() for x in text.splitlines() if x.strip()), "")
+    return line if len(line) <= width else line[: width - 1] + "…"
+
+
+def table_bundle(results: Sequence[Result], titles: Sequence[str]) -> dict[str, str]:
+    """Many answers: counts and the first rows as a compact table, never N full answers."""
+    shown = list(zip(titles, results, strict=True))[:TABLE_ROWS]
+    more = len(results) - len(shown)
+    rows = ["| # | answer | status |", "|---|---|---|"]
+    rows += [
+        f"| {plain_markdown(title)} | {plain_markdown(first_line(r.text))} | "
+        f"{plain_markdown(status_of(r))} |"
+        for title, r in shown
+    ]
+    tail = [f"*… and {more} more*"] if more else []
+    markdown = "\n".join([f"**{counts_line(results)}**", "", *rows, "", *tail]).rstrip()
+    plain_rows = [f"{title}: {first_line(r.text)} [{status_of(r)}]" for title, r in shown]
+    plain = "\n".join([counts_line(results), *plain_rows, *(f"… and {more} more" for _ in tail)])
+    return {"text/markdown": markdown, "text/plain": plain_text(plain)}
+
+
+def bundle_of(
+    results: Sequence[Result], titles: Sequence[str] | None = None, layout: str = "auto"
+) -> dict[str, str]:
+    """The static output of N answers: one panel, a grid, or a table (``layout`` "auto"
+    picks by N)."""
+    if titles is None or len(titles) != len(results):
+        titles = [f"#{i}" for i in range(1, len(results) + 1)]
+    if layout == "auto":
+        layout = "single" if len(results) == 1 else "grid" if len(results) <= GRID_MAX else "table"
+    if layout == "single" and len(results) == 1:
+        return to_bundle(results[0])
+    if layout == "table":
+        return table_bundle(results, titles)
+    return grid_bundle(results, titles)

@@ -288,13 +288,13 @@ def test_abort_closes_the_connection_while_the_server_is_mid_stream(emulator) ->
 
 
 def test_abort_from_the_runner_keeps_the_partial_answer(emulator) -> None:
-    from qwen_magic.runner import Run
+    from qwen_magic.runner import Runs
 
     emulator.queue(Reply(text="w " * 100, chunks=100, delay=0.05))
-    run_ = Run(make_request(emulator, model="qwen-plus"), NullRenderer())
-    run_.start()
+    runs = Runs([make_request(emulator, model="qwen-plus")], NullRenderer())
+    runs.start()
     time.sleep(0.3)
-    run_.stop()
-    result = run_.finish()
+    runs.stop()
+    (result,) = runs.finish()
     assert result.interrupted and result.text.startswith("w ") and result.error is None
     assert emulator.last.finished.wait(5) and emulator.last.disconnected
