@@ -7,7 +7,8 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from IPython.core.interactiveshell import InteractiveShell
+
+from qwen_magic.testing.shell import TestingShell
 
 pytest_plugins = ["qwen_magic.testing.pytest_plugin"]
 
@@ -15,20 +16,21 @@ TEST_KEY = "sk-qwenmagic-TESTKEY-7f3a9c1e5b"  # recognisable, scanned for in out
 
 
 @pytest.fixture(scope="session")
-def shell() -> InteractiveShell:
-    ip = InteractiveShell.instance()
+def shell() -> TestingShell:
+    """One shell for the session; ``run_cell`` re-raises what the cell raised."""
+    ip = TestingShell.instance()
     ip.history_manager.enabled = False
     return ip
 
 
 @pytest.fixture
-def ip(shell: InteractiveShell, emulator: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+def ip(shell: TestingShell, emulator: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
     """The shell with a fresh QwenMagics whose every call goes to the test emulator."""
-    import qwen_magic
+    from qwen_magic.ipython import magics_of
 
     monkeypatch.setenv("DASHSCOPE_API_KEY", TEST_KEY)
     shell.run_line_magic("load_ext", "qwen_magic")
-    magics = qwen_magic.ipython.magics_of(shell)
+    magics = magics_of(shell)
     magics.use_emulator(emulator)
     magics.update_interval = 0.05
     shell.magics_obj = magics

@@ -174,28 +174,3 @@ def test_an_unapproved_base_url_gets_a_placeholder_not_the_key(ip, magics, echo,
         with capture_output():
             ip.run_cell_magic("qwen", f"--api {api} -q", "Hello")
     assert [q.api_key for q in echo.requests] == ["not-needed"] * 3
-
-
-@pytest.mark.parametrize("api", APIS)
-def test_the_async_clients_do_not_carry_the_key_across_a_redirect_either(
-    ip, magics, echo, test_key, api
-) -> None:
-    """The batch path's clients (AsyncOpenAI on httpx, dashscope's aiohttp) drop it too."""
-    import asyncio
-
-    from qwen_magic.events import TextDelta
-    from qwen_magic.options.build import build_request
-    from qwen_magic.providers import make_provider
-
-    echo.mode = "redirect"
-    magics.send_key_to_base_url = True
-    request = build_request("Hello", {"api": api, "base_url": echo.base_for(api)}, magics)
-
-    async def collect() -> list[object]:
-        return [event async for event in make_provider(request).aevents()]
-
-    events = asyncio.run(collect())
-    first, second = echo.requests
-    assert (first.host, first.api_key) == ("127.0.0.1", test_key)
-    assert second.host == "localhost" and second.api_key is None
-    assert "".join(e.text for e in events if isinstance(e, TextDelta)).startswith("answer: (no")

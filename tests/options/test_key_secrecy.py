@@ -166,7 +166,7 @@ def test_a_verbose_traceback_shows_the_key_masked(ip, magics, monkeypatch, test_
     monkeypatch.setattr(settings, "Request", Broken)
     ip.run_line_magic("xmode", "Verbose")
     try:
-        with capture_output() as cap:
+        with capture_output() as cap, pytest.raises(RuntimeError, match="a bug while building"):
             ip.run_cell("%%qwen --api chat\nHello")
     finally:
         ip.run_line_magic("xmode", "Context")
