@@ -2,7 +2,9 @@
 
 A chat file is re-sent to the service as history, so what loads must be exactly what we save:
 every field has its type checked (wrong types used to load and crash a later cell), user
-messages carry only ``role`` and ``content`` with the content parts we make, and the file is
+messages carry only ``role`` and ``content`` with the content parts we make, a turn's tool
+messages only the fields a tool call and its result have (each call answered, each result
+answering a call), and the file is
 read only if it is a regular file under ``CHAT_FILE_LIMIT``. A file too deeply nested for the
 JSON parser is a clear error, not a RecursionError.
 """
@@ -19,7 +21,7 @@ from qwen_magic.errors import QwenUsageError
 from qwen_magic.files import FileProblem, FileTooBig, read_limited, size_text
 
 FORMAT = "qwen_magic.chat"
-VERSION = 1
+VERSION = 2  # 2: turns may hold ``tool_messages``; version 1 files load as they are
 
 CHAT_FILE_LIMIT = 256 * 1_048_576  # inline images make chats big; this is far beyond text
 SAVE_AGAIN = "save it again with `%qwencmd save NAME PATH`"
@@ -85,7 +87,7 @@ def check_chat(data: dict[str, Any]) -> None:
         )
     _expect(data.get("system"), (str, type(None)), "system")
     _expect(data.get("name", ""), (str,), "name")
-    turns = data.get("turns")
+    turns: Any = data.get("turns")
     _expect(turns, (list,), "turns")
     for index, turn in enumerate(turns):
         where = f"turns[{index}]"
@@ -100,13 +102,68 @@ def check_chat(data: dict[str, Any]) -> None:
         for key, value in turn.get("usage", {}).items():
             if type(value) is not int and value is not None:
                 raise Damaged(f"{where}.usage.{key} must be a whole number (it is {_kind(value)})")
+        if "tool_messages" in turn:
+            if version < 2:
+                raise Damaged(f"{where} has tool_messages, which format version 1 never saved")
+            _check_tool_messages(turn["tool_messages"], f"{where}.tool_messages")
+
+
+def _check_tool_messages(messages: Any, where: str) -> None:
+    """Assistant messages asking for calls, each call followed by its one result."""
+    _expect(messages, (list,), where)
+    pending: list[str] = []  # calls asked for and not answered yet, in order
+    for index, message in enumerate(messages):
+        at = f"{where}[{index}]"
+        _expect(message, (dict,), at)
+        role = message.get("role")
+        if role == "assistant":
+            if pending:
+                raise Damaged(f"{at} asks for calls before call {pending[0]!r} was answered")
+            _only(message, {"role", "content", "tool_calls"}, at)
+            _expect(message.get("content"), (str, type(None)), f"{at}.content")
+            calls = message.get("tool_calls")
+            _expect(calls, (list,), f"{at}.tool_calls")
+            if not calls:
+                raise Damaged(f"{at}.tool_calls is empty")
+            for number, call in enumerate(calls):
+                pending.append(_check_call(call, f"{at}.tool_calls[{number}]"))
+        elif role == "tool":
+            _only(message, {"role", "tool_call_id", "content"}, at)
+            call_id = message.get("tool_call_id")
+            _expect(call_id, (str,), f"{at}.tool_call_id")
+            _expect(message.get("content"), (str,), f"{at}.content")
+            if call_id not in pending:
+                raise Damaged(f"{at} answers {call_id!r}, a call that was not asked for")
+            pending.remove(call_id)
+        else:
+            raise Damaged(f"{at}.role must be 'assistant' or 'tool' (it is {role!r})")
+    if pending:
+        raise Damaged(f"{where}: call {pending[0]!r} has no result")
+
+
+def _check_call(call: Any, where: str) -> str:
+    _expect(call, (dict,), where)
+    _only(call, {"id", "type", "function"}, where)
+    _expect(call.get("id"), (str,), f"{where}.id")
+    if call.get("type") != "function":
+        raise Damaged(f"{where}.type must be 'function' (it is {call.get('type')!r})")
+    function = call.get("function")
+    _expect(function, (dict,), f"{where}.function")
+    _only(function, {"name", "arguments"}, f"{where}.function")
+    _expect(function.get("name"), (str,), f"{where}.function.name")
+    _expect(function.get("arguments"), (str,), f"{where}.function.arguments")
+    return str(call["id"])
+
+
+def _only(value: dict[str, Any], allowed: set[str], where: str) -> None:
+    extra = set(value) - allowed
+    if extra:
+        raise Damaged(f"{where} has a field we never save: {sorted(extra)[0]!r}")
 
 
 def _check_user(user: Any, where: str) -> None:
     _expect(user, (dict,), where)
-    extra = set(user) - {"role", "content"}
-    if extra:
-        raise Damaged(f"{where} has a field we never save: {sorted(extra)[0]!r}")
+    _only(user, {"role", "content"}, where)
     if user.get("role") != "user":
         raise Damaged(f"{where}.role must be 'user' (it is {user.get('role')!r})")
     content = user.get("content")

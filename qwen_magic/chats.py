@@ -18,6 +18,10 @@ from qwen_magic.errors import QwenUsageError
 
 @dataclass
 class Turn:
+    """One question and its answer. A turn that used tools also holds, in order, the
+    assistant messages that asked for calls and the calls' results (chat shape, see
+    ``messages.assistant_message`` / ``tool_message``): they are history like the rest."""
+
     user: dict[str, Any]  # the user message as sent (OpenAI chat shape)
     answer: str
     reasoning: str = ""
@@ -25,9 +29,11 @@ class Turn:
     execution: str | None = None  # which run of the cell asked it (a cell may ask twice)
     model: str = ""
     usage: dict[str, int | None] = field(default_factory=dict)
+    tool_messages: list[dict[str, Any]] = field(default_factory=list)
 
     def messages(self) -> list[dict[str, Any]]:
-        return [self.user, {"role": "assistant", "content": self.answer}]
+        """The turn as history: the question, any tool rounds, the answer."""
+        return [self.user, *self.tool_messages, {"role": "assistant", "content": self.answer}]
 
     def __repr__(self) -> str:
         from qwen_magic.media import elided_repr

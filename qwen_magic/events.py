@@ -76,4 +76,24 @@ class Failed:
     error: ServiceError
 
 
-Event = ReasoningDelta | TextDelta | Usage | Started | Finished | Failed
+@dataclass(frozen=True, slots=True)
+class ToolCall:
+    """The model asks for a function call. ``arguments`` is the JSON text the model wrote,
+    kept as text: it may not parse, and the model is shown its own text again in the history.
+    ``id`` pairs the call with its ``ToolResult`` (``call_id`` on the Responses API)."""
+
+    id: str
+    name: str
+    arguments: str
+
+
+@dataclass(frozen=True, slots=True)
+class ToolResult:
+    """What a call gave back, as the text sent to the model (JSON, or ``str`` of the value, or
+    the exception's text)."""
+
+    call_id: str
+    output: str
+
+
+Event = ReasoningDelta | TextDelta | Usage | Started | Finished | Failed | ToolCall

@@ -1,10 +1,18 @@
-"""The one place that builds what is sent: messages for each API from a Request."""
+"""The one place that builds what is sent: messages for each API from a Request.
+
+History is kept in the chat shape (what a chat stores and saves) and translated here for the
+Responses API and DashScope's multimodal endpoint. A turn that used tools holds, between the
+user's message and the answer, assistant messages with ``tool_calls`` and one ``role: "tool"``
+message per call (``assistant_message`` / ``tool_message``).
+"""
 
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from typing import Any
 
+from qwen_magic.events import ToolCall, ToolResult
 from qwen_magic.request import Request
 
 
@@ -24,6 +32,34 @@ def user_message(request: Request) -> dict[str, Any]:
     """The user's turn as sent, in the chat shape (a chat stores it so): the prompt alone, or
     content parts when images or video are attached."""
     return {"role": "user", "content": user_content(request)}
+
+
+def assistant_message(text: str, tool_calls: Sequence[ToolCall] = ()) -> dict[str, Any]:
+    """An assistant turn in the chat shape: its text, and the calls it asked for (if any)."""
+    message: dict[str, Any] = {"role": "assistant", "content": text}
+    if tool_calls:
+        message["tool_calls"] = [
+            {
+                "id": call.id,
+                "type": "function",
+                "function": {"name": call.name, "arguments": call.arguments},
+            }
+            for call in tool_calls
+        ]
+    return message
+
+
+def tool_message(result: ToolResult) -> dict[str, Any]:
+    """A call's result in the chat shape (also DashScope's native one)."""
+    return {"role": "tool", "tool_call_id": result.call_id, "content": result.output}
+
+
+def tool_calls_of(message: dict[str, Any]) -> list[ToolCall]:
+    """The calls an assistant message in the chat shape asked for."""
+    return [
+        ToolCall(call["id"], call["function"]["name"], call["function"]["arguments"])
+        for call in message.get("tool_calls") or []
+    ]
 
 
 def user_content(request: Request) -> str | list[dict[str, Any]]:
@@ -73,8 +109,31 @@ def responses_input(request: Request) -> list[dict[str, Any]]:
 
     The system message travels separately, as ``instructions``.
     """
-    items = [_responses_item(message) for message in request.history]
-    items.append(_responses_item(user_message(request)))
+    items = [item for message in request.history for item in _responses_items(message)]
+    items.extend(_responses_items(user_message(request)))
+    return items
+
+
+def _responses_items(message: dict[str, Any]) -> list[dict[str, Any]]:
+    """One chat-shape message as Responses ``input`` items: an assistant's tool calls become
+    ``function_call`` items (after its text, if it wrote any), a tool result a
+    ``function_call_output`` item."""
+    if message.get("role") == "tool":
+        return [
+            {
+                "type": "function_call_output",
+                "call_id": message["tool_call_id"],
+                "output": message.get("content") or "",
+            }
+        ]
+    calls = tool_calls_of(message) if message.get("role") == "assistant" else []
+    if not calls:
+        return [_responses_item(message)]
+    items = [_responses_item(message)] if message.get("content") else []
+    items += [
+        {"type": "function_call", "call_id": c.id, "name": c.name, "arguments": c.arguments}
+        for c in calls
+    ]
     return items
 
 
@@ -108,10 +167,14 @@ def native_messages(request: Request, *, multimodal: bool) -> list[dict[str, Any
     messages = chat_messages(request)
     if not multimodal:
         return messages
-    return [
-        {**message, "content": _native_parts(message.get("content"), message.get("role"))}
-        for message in messages
-    ]
+    return [_native_message(message) for message in messages]
+
+
+def _native_message(message: dict[str, Any]) -> dict[str, Any]:
+    content = message.get("content")
+    if message.get("tool_calls") and not content:
+        content = None  # an assistant that only called tools: no empty text part
+    return {**message, "content": _native_parts(content, message.get("role"))}
 
 
 def _native_parts(content: Any, role: str | None) -> list[Any]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+from pathlib import Path
 
 import pytest
 from IPython.core.error import UsageError
@@ -241,7 +242,7 @@ def test_a_valid_chat_file_loads_and_continues(ip, magics, emulator, tmp_path) -
         ({"turns": [5]}, "turns[0] must be an object (it is a number 5)"),
         ({"system": 1}, "system must be text or null (it is a number 1)"),
         ({"version": "1"}, "version must be a whole number (it is text)"),
-        ({"version": 2}, "saved by a newer qwen_magic (format version 2"),
+        ({"version": 3}, "saved by a newer qwen_magic (format version 3"),
         ({"turn": {"answer": 5}}, "turns[0].answer must be text (it is a number 5)"),
         ({"turn": {"answer": None}}, "turns[0].answer must be text (it is null)"),
         ({"turn": {"reasoning": ["x"]}}, "turns[0].reasoning must be text (it is a list)"),
@@ -312,3 +313,165 @@ def test_save_refuses_folders_and_pipes_even_with_force(ip, tmp_path) -> None:
             ip.run_line_magic("qwencmd", f"save s {target} --force")
     with pytest.raises(UsageError, match=r"Use `%qwencmd save NAME PATH` \(add --force"):
         ip.run_line_magic("qwencmd", "save s")
+
+
+# -- turns that used tools: history on each API, save/load, the schema ------------------------
+WEATHER = '{"city": "Paris"}'
+
+
+def tool_turn(**changes):
+    """A saved turn in which the model called two tools (in parallel) before answering; built
+    with the message builders, as the tool loop will build it."""
+    from qwen_magic.events import ToolCall, ToolResult
+    from qwen_magic.messages import assistant_message, tool_message
+
+    calls = [ToolCall("call_1", "get_weather", WEATHER), ToolCall("call_2", "get_time", "{}")]
+    tool_messages = [
+        assistant_message("", calls),
+        tool_message(ToolResult("call_1", '{"temp": 21}')),
+        tool_message(ToolResult("call_2", "14:00")),
+    ]
+    turn = {"user": {"role": "user", "content": "Weather in Paris?"}, "answer": "21 °C at 14:00."}
+    turn.update(model="m", usage={}, tool_messages=tool_messages)
+    turn.update(changes)
+    return turn
+
+
+def tool_chat_file(tmp_path, name: str = "tools.json", **changes) -> str:
+    data = {"format": "qwen_magic.chat", "version": 2, "name": "w", "system": None}
+    data["turns"] = [tool_turn(**changes)]
+    path = tmp_path / name
+    path.write_text(json.dumps(data))
+    return str(path)
+
+
+@pytest.mark.parametrize(
+    ("api", "model"),
+    [("chat", ""), ("responses", ""), ("dashscope", ""), ("dashscope", "-m qwen-plus")],
+)
+def test_a_turn_with_tool_calls_is_sent_as_history_on_each_api(ip, emulator, tmp_path, api, model):
+    with capture_output():
+        ip.run_line_magic("qwencmd", f"load w {tool_chat_file(tmp_path)}")
+    ask(ip, f"--api {api} {model} -c w --no-think", "And tomorrow?", None)
+    body = emulator.last.body
+    calls = [
+        {"id": i, "type": "function", "function": {"name": name, "arguments": arguments}}
+        for i, name, arguments in [("call_1", "get_weather", WEATHER), ("call_2", "get_time", "{}")]
+    ]
+    if api == "chat":
+        assert body["messages"] == [
+            {"role": "user", "content": "Weather in Paris?"},
+            {"role": "assistant", "content": "", "tool_calls": calls},
+            {"role": "tool", "tool_call_id": "call_1", "content": '{"temp": 21}'},
+            {"role": "tool", "tool_call_id": "call_2", "content": "14:00"},
+            {"role": "assistant", "content": "21 °C at 14:00."},
+            {"role": "user", "content": "And tomorrow?"},
+        ]
+    elif api == "responses":
+        assert body["input"] == [
+            {"role": "user", "content": "Weather in Paris?"},
+            {"type": "function_call", "call_id": "call_1", "name": "get_weather",
+             "arguments": WEATHER},
+            {"type": "function_call", "call_id": "call_2", "name": "get_time", "arguments": "{}"},
+            {"type": "function_call_output", "call_id": "call_1", "output": '{"temp": 21}'},
+            {"type": "function_call_output", "call_id": "call_2", "output": "14:00"},
+            {"role": "assistant", "content": "21 °C at 14:00."},
+            {"role": "user", "content": "And tomorrow?"},
+        ]  # fmt: skip
+    else:
+        sent = body["input"]["messages"]
+        assert body["parameters"]["result_format"] == "message"
+        assert [m["role"] for m in sent] == [
+            "user",
+            "assistant",
+            "tool",
+            "tool",
+            "assistant",
+            "user",
+        ]
+        assert sent[1]["tool_calls"] == calls and not sent[1]["content"]  # no empty text part
+        assert [(m["tool_call_id"], m["content"]) for m in sent[2:4]] in (
+            [("call_1", '{"temp": 21}'), ("call_2", "14:00")],  # text-generation
+            [("call_1", [{"text": '{"temp": 21}'}]), ("call_2", [{"text": "14:00"}])],  # multimodal
+        )
+
+
+def test_a_chat_holding_a_tool_turn_saves_and_loads_unchanged(ip, magics, emulator, tmp_path):
+    with capture_output():
+        ip.run_line_magic("qwencmd", f"load w {tool_chat_file(tmp_path)}")
+    ask(ip, "-c w", "And tomorrow?", "t2")
+    saved = tmp_path / "saved.json"
+    with capture_output():
+        ip.run_line_magic("qwencmd", f"save w {saved}")
+        ip.run_line_magic("qwencmd", f"load w2 {saved}")
+    data = json.loads(saved.read_text())
+    assert data["version"] == 2
+    assert data["turns"][0]["tool_messages"] == tool_turn()["tool_messages"]
+    assert data["turns"][1]["tool_messages"] == []
+    first, second = magics.chats.get("w").turns, magics.chats.get("w2").turns
+    assert [t.messages() for t in second] == [t.messages() for t in first]
+    assert len(second[0].messages()) == 5  # question, calls, two results, answer
+
+
+def test_a_version_1_chat_file_still_loads_and_is_saved_as_version_2(ip, magics, tmp_path):
+    with capture_output():
+        ip.run_line_magic("qwencmd", f"load c {chat_file(tmp_path)}")  # version 1, no tools
+    assert magics.chats.get("c").turns[0].tool_messages == []
+    saved = tmp_path / "again.json"
+    with capture_output():
+        ip.run_line_magic("qwencmd", f"save c {saved}")
+    data = json.loads(saved.read_text())
+    assert data["version"] == 2 and data["turns"][0]["answer"] == "A cat."
+
+
+def _junk(index: int, **fields):
+    """tool_messages of ``tool_turn`` with message ``index`` patched."""
+    messages = json.loads(json.dumps(tool_turn()["tool_messages"]))
+    messages[index].update(fields)
+    return messages
+
+
+CALL_ONE = tool_turn()["tool_messages"][0]["tool_calls"][0]
+
+
+@pytest.mark.parametrize(
+    ("tool_messages", "message"),
+    [
+        ("x", "tool_messages must be a list (it is text)"),
+        ([5], "tool_messages[0] must be an object (it is a number 5)"),
+        (_junk(0, role="system"), "tool_messages[0].role must be 'assistant' or 'tool'"),
+        (_junk(0, tool_calls=[]), "tool_messages[0].tool_calls is empty"),
+        (_junk(0, tool_calls="x"), "tool_messages[0].tool_calls must be a list"),
+        (_junk(0, content=3), "tool_messages[0].content must be text or null"),
+        (_junk(0, partial=True), "tool_messages[0] has a field we never save: 'partial'"),
+        (_junk(0, tool_calls=[{**CALL_ONE, "type": "code"}]), ".tool_calls[0].type must be"),
+        (_junk(0, tool_calls=[{**CALL_ONE, "id": 1}]), ".tool_calls[0].id must be text"),
+        (
+            _junk(0, tool_calls=[{**CALL_ONE, "function": {"name": "f", "arguments": {}}}]),
+            ".tool_calls[0].function.arguments must be text (it is an object)",
+        ),
+        (
+            _junk(0, tool_calls=[{**CALL_ONE, "function": {"name": "f", "arguments": "", "x": 1}}]),
+            ".tool_calls[0].function has a field we never save: 'x'",
+        ),
+        (_junk(1, content=None), "tool_messages[1].content must be text (it is null)"),
+        (_junk(1, tool_call_id="call_9"), "answers 'call_9', a call that was not asked for"),
+        (_junk(1, name="get_weather"), "tool_messages[1] has a field we never save: 'name'"),
+        (tool_turn()["tool_messages"][:2], "call 'call_2' has no result"),
+        (tool_turn()["tool_messages"][1:], "answers 'call_1', a call that was not asked for"),
+    ],
+)
+def test_junk_tool_messages_are_refused_on_load(ip, tmp_path, tool_messages, message):
+    path = tool_chat_file(tmp_path, tool_messages=tool_messages)
+    with pytest.raises(UsageError) as info:
+        ip.run_line_magic("qwencmd", f"load w {path}")
+    assert message in str(info.value) and "is damaged" in str(info.value)
+
+
+def test_a_version_1_file_with_tool_messages_is_refused(ip, tmp_path) -> None:
+    path = tmp_path / "v1.json"
+    data = json.loads(Path(tool_chat_file(tmp_path)).read_text())
+    data["version"] = 1
+    path.write_text(json.dumps(data))
+    with pytest.raises(UsageError, match="tool_messages, which format version 1 never saved"):
+        ip.run_line_magic("qwencmd", f"load w {path}")
