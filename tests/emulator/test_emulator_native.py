@@ -142,31 +142,6 @@ def test_oversized_data_uri_is_rejected(kw: dict) -> None:
     assert response.message == "Exceeded limit on max bytes per data-uri item : 10485760"
 
 
-@pytest.mark.parametrize(
-    ("fault", "status", "code"),
-    [
-        ("http_400", 400, "InvalidParameter"),
-        ("http_400_sse", 400, "InvalidParameter"),
-        ("data_inspection", 400, "DataInspectionFailed"),
-        ("http_401", 401, "InvalidApiKey"),
-        ("http_403", 403, "AccessDenied"),
-        ("http_404", 404, "ModelNotFound"),
-        ("http_429", 429, "Throttling"),
-        ("http_500", 500, "InternalError"),
-        ("http_503", 503, "ModelServingError"),
-    ],
-)
-def test_http_faults_come_back_as_one_error_response(
-    kw: dict, emulator: Emulator, fault: str, status: int, code: str
-) -> None:
-    emulator.queue(Reply(fault=fault, request_id="rid-e"))
-    frames = message_stream(incremental_output=True, **kw)
-    assert len(frames) == 1
-    error = frames[0]
-    assert (error.status_code, error.code, error.request_id) == (status, code, "rid-e")
-    assert error.message and error.output is None
-
-
 def test_mislabelled_sse_error_makes_the_sdk_raise_json_decode_error(
     kw: dict, emulator: Emulator
 ) -> None:

@@ -194,22 +194,6 @@ def test_cut_stream_raises_connection_error(client: openai.OpenAI, emulator: Emu
     assert seen == ["response.created", "response.in_progress"]
 
 
-@pytest.mark.parametrize(
-    ("fault", "error"),
-    [
-        ("http_401", openai.AuthenticationError),
-        ("http_429", openai.RateLimitError),
-        ("http_500", openai.InternalServerError),
-        ("data_inspection", openai.BadRequestError),
-    ],
-)
-def test_http_faults(client: openai.OpenAI, emulator: Emulator, fault: str, error: type) -> None:
-    emulator.queue(Reply(fault=fault, request_id="rid-9"))
-    with pytest.raises(error) as caught:
-        client.responses.create(model="qwen-plus", input="x", stream=True)
-    assert caught.value.request_id == "rid-9"
-
-
 def test_unknown_model_is_404(client: openai.OpenAI) -> None:
     with pytest.raises(openai.NotFoundError):
         client.responses.create(model="gpt-imaginary", input="x")

@@ -163,28 +163,6 @@ def test_token_limit(ask) -> None:
     assert "cut off at the token limit" in chat.markdown
 
 
-@pytest.mark.parametrize(
-    ("fault", "status", "code"),
-    [
-        ("http_401", 401, "invalid_api_key"),
-        ("http_404", 404, "model_not_found"),
-        ("http_429", 429, "limit_requests"),
-        ("http_500", 500, "internal_error"),
-    ],
-)
-def test_http_errors(ask, fault, status, code) -> None:
-    answers = ask(reply=Reply(fault=fault, retry_after="0", request_id="req-parity"))
-    chat = answers["chat"]
-    assert chat.fields["error"] == ("http", status) and chat.result.text == ""
-    for api, answer in answers.items():
-        err = answer.result.error
-        assert answer.fields == chat.fields, api
-        assert err.code == (NATIVE_CODES[code] if api == "dashscope" else code), api
-        assert (err.hint, err.request_id) == (chat.result.error.hint, "req-parity"), api
-        assert f"**⚠ The service answered with an error (HTTP {status}) — " in answer.markdown
-    assert normalise(answers["responses"].markdown, "responses") == normalise(chat.markdown, "chat")
-
-
 def broken_after_two_words(fault: str) -> dict[str, Reply]:
     """The same partial answer ("one two ") on every protocol, then ``fault``."""
     return {

@@ -40,32 +40,6 @@ def run(emulator, reply: Reply, **overrides):
     return run_reply(emulator, reply, "chat", **overrides)
 
 
-@pytest.mark.parametrize(
-    ("fault", "status", "code", "hint"),
-    [
-        ("http_401", 401, "invalid_api_key", "keys are per region"),
-        ("http_403", 403, None, "access"),
-        ("http_404", 404, "model_not_found", "%qwencmd models"),
-        ("http_429", 429, None, "rate-limited"),
-        ("http_500", 500, None, "run the cell again"),
-        ("http_503", 503, None, "run the cell again"),
-        ("http_400", 400, "invalid_parameter_error", "parameter"),
-        ("http_400_sse", 400, "invalid_parameter_error", "parameter"),
-        ("data_inspection", 400, "data_inspection_failed", "inspection"),
-    ],
-)
-def test_http_errors_become_a_short_error_with_code_and_fix(emulator, fault, status, code, hint):
-    result = run(emulator, Reply(fault=fault, retry_after="0", request_id="req-1234"))
-    err = result.error
-    assert err is not None and err.kind == "http" and err.status == status
-    if code:
-        assert err.code == code
-    assert err.message and hint in err.hint
-    assert result.text == "" and not result.interrupted
-    if fault != "http_400_sse":
-        assert err.request_id == "req-1234"
-
-
 def test_mid_stream_error_frame_keeps_the_partial_answer(emulator) -> None:
     result = run(emulator, Reply(text="one two three four", reasoning="", fault="error_frame"))
     assert result.text and "one two three four".startswith(result.text)  # partial, kept

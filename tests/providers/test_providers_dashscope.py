@@ -195,30 +195,6 @@ def test_a_prompt_that_names_a_local_file_is_sent_as_text_not_uploaded(
     assert "x-dashscope-ossresourceresolve" not in emulator.last.headers
 
 
-@pytest.mark.parametrize(
-    ("fault", "status", "code", "hint"),
-    [
-        ("http_401", 401, "InvalidApiKey", "keys are per region"),
-        ("http_403", 403, "AccessDenied", "access"),
-        ("http_404", 404, "ModelNotFound", "%qwencmd models"),
-        ("http_429", 429, "Throttling", "rate-limited"),
-        ("http_500", 500, "InternalError", "run the cell again"),
-        ("http_503", 503, "ModelServingError", "run the cell again"),
-        ("http_400", 400, "InvalidParameter", "parameter"),
-        ("http_400_sse", 400, "InvalidParameter", "parameter"),
-        ("http_400_mislabelled", 400, "InvalidParameter", "parameter"),
-        ("data_inspection", 400, "DataInspectionFailed", "inspection"),
-    ],
-)
-def test_http_errors_become_a_short_error_with_code_and_fix(emulator, fault, status, code, hint):
-    result = run(emulator, Reply(fault=fault, retry_after="0", request_id="req-1234"))
-    err = result.error
-    assert err is not None and (err.kind, err.status, err.code) == ("http", status, code)
-    assert err.message and hint in err.hint
-    assert err.request_id == "req-1234" and result.request_id == "req-1234"
-    assert result.text == "" and not result.interrupted
-
-
 def test_multimodal_only_model_on_text_generation_is_the_real_url_error(emulator) -> None:
     provider = DashScopeProvider(make_request(emulator))
     provider.multimodal = False  # what a wrong endpoint table would do

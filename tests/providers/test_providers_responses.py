@@ -145,30 +145,6 @@ def test_legacy_responses_setting_resolves_the_documented_urls() -> None:
         url("responses", "hk", True)
 
 
-@pytest.mark.parametrize(
-    ("fault", "status", "code", "hint"),
-    [
-        ("http_401", 401, "invalid_api_key", "keys are per region"),
-        ("http_403", 403, "access_denied", "access"),
-        ("http_404", 404, "model_not_found", "%qwencmd models"),
-        ("http_429", 429, "limit_requests", "rate-limited"),
-        ("http_500", 500, "internal_error", "run the cell again"),
-        ("http_503", 503, "model_serving_error", "run the cell again"),
-        ("http_400", 400, "invalid_parameter_error", "parameter"),
-        ("http_400_sse", 400, "invalid_parameter_error", "parameter"),
-        ("http_400_mislabelled", 400, "invalid_parameter_error", "parameter"),
-        ("data_inspection", 400, "data_inspection_failed", "inspection"),
-    ],
-)
-def test_http_errors_become_a_short_error_with_code_and_fix(emulator, fault, status, code, hint):
-    result = run(emulator, Reply(fault=fault, retry_after="0", request_id="req-1234"))
-    err = result.error
-    assert err is not None and (err.kind, err.status, err.code) == ("http", status, code)
-    assert err.message and not err.message.startswith("id:") and hint in err.hint
-    assert err.request_id == "req-1234"
-    assert result.text == "" and not result.interrupted
-
-
 def test_mid_stream_error_event_keeps_the_partial_answer(emulator) -> None:
     result = run(emulator, Reply(text="one two three four", fault="error_frame"), thinking=False)
     assert result.text and "one two three four".startswith(result.text)
