@@ -6,7 +6,6 @@ import _thread
 import subprocess
 import sys
 import threading
-import time
 
 import pytest
 from IPython.core.error import UsageError
@@ -89,9 +88,7 @@ def interrupt_when_asked(emulator, count: int = 1) -> threading.Thread:
     frames have gone out): what the kernel's interrupt does, with no timing in the test."""
 
     def fire() -> None:
-        while len(emulator.requests) < count:
-            time.sleep(0.01)
-        time.sleep(0.2)
+        emulator.wait_for_frames(frames=3, requests=count)
         _thread.interrupt_main()
 
     thread = threading.Thread(target=fire, daemon=True)

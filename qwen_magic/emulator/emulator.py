@@ -6,6 +6,7 @@ import sys
 import threading
 import uuid
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -53,6 +54,12 @@ class RecordedRequest:
     status: int | None = None
     history: list[dict[str, Any]] = field(default_factory=list)
     error: str | None = None
+    on_change: Callable[[], None] = field(default=lambda: None, repr=False, compare=False)
+
+    def count_frame(self) -> None:
+        """One more frame went out (the emulator's waiters are told)."""
+        self.frames_sent += 1
+        self.on_change()
 
     @property
     def messages(self) -> list[dict[str, Any]]:
@@ -141,6 +148,7 @@ class Emulator:
         self._queue: deque[Reply] = deque()
         self._lock = threading.Lock()
         self._stopping = threading.Event()
+        self._changed = threading.Condition()  # a request came in or a frame went out
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
 
@@ -228,6 +236,31 @@ class Emulator:
         self.default_reply = Reply()
         self.reasoning_event = self._initial_reasoning_event
 
+    # -- waiting ---------------------------------------------------------------------------
+    def wait_until(self, predicate: Callable[[], bool], timeout: float = 10.0) -> None:
+        """Block until ``predicate()`` holds, re-checked whenever a request comes in or a
+        frame goes out: a test waits on what the server saw instead of sleeping."""
+        with self._changed:
+            if not self._changed.wait_for(predicate, timeout):
+                raise TimeoutError(f"the emulator did not get there within {timeout} s")
+
+    def wait_for_frames(
+        self, frames: int = 1, requests: int = 1, timeout: float = 10.0
+    ) -> RecordedRequest:
+        """The ``requests``-th generation request, once it has sent ``frames`` frames (e.g.
+        "the answer is streaming": the moment to press Stop)."""
+
+        def there() -> bool:
+            seen = [r for r in self.requests if r.protocol in GENERATION]
+            return len(seen) >= requests and seen[requests - 1].frames_sent >= frames
+
+        self.wait_until(there, timeout)
+        return [r for r in self.requests if r.protocol in GENERATION][requests - 1]
+
+    def _notify(self) -> None:
+        with self._changed:
+            self._changed.notify_all()
+
     # -- serving ---------------------------------------------------------------------------
     def _next_reply(self) -> Reply:
         with self._lock:
@@ -251,9 +284,11 @@ class Emulator:
             headers={k.lower(): v for k, v in handler.headers.items()},
             body=parsed if isinstance(parsed, dict) else raw,
             protocol=protocol or "unknown",
+            on_change=self._notify,
         )
         with self._lock:
             self.requests.append(record)
+        self._notify()
         generation = protocol in GENERATION
         reply = self._next_reply() if generation else Reply()
         record.reply = reply if generation else None

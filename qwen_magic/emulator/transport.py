@@ -210,7 +210,7 @@ class Exchange:
                 self._send_slowly(frame, reply.delay)
             else:
                 self._send_split(frame)
-            self.record.frames_sent += 1
+            self.record.count_frame()
         else:
             if not fault:
                 self._send(b"")  # the chunked terminator (a zero-length chunk)
@@ -221,7 +221,7 @@ class Exchange:
         index = self.record.frames_sent
         self.pause(delay)
         self._send_split(error_frame(index) if fault == "error_frame" else malformed_frame(index))
-        self.record.frames_sent += 1
+        self.record.count_frame()
         self._send(b"")
 
 

@@ -31,6 +31,7 @@ class Kernel:
         self.kc.start_channels()
         self.kc.wait_for_ready(timeout=60)
         self.iopub: list[dict[str, Any]] = []
+        self._arrived = threading.Condition()  # a message was added to iopub
         self._stop = False
         self._pump = threading.Thread(target=self._read_iopub, daemon=True)
         self._pump.start()
@@ -38,11 +39,14 @@ class Kernel:
     def _read_iopub(self) -> None:
         while not self._stop:
             try:
-                self.iopub.append(self.kc.get_iopub_msg(timeout=0.1))
+                msg = self.kc.get_iopub_msg(timeout=0.1)
             except queue.Empty:
                 continue
             except Exception:
                 return
+            with self._arrived:
+                self.iopub.append(msg)
+                self._arrived.notify_all()
 
     def send(self, code: str) -> str:
         return self.kc.execute(code)
@@ -57,8 +61,17 @@ class Kernel:
     def run(self, code: str) -> tuple[dict[str, Any], str]:
         msg_id = self.send(code)
         reply = self.reply(msg_id)
-        time.sleep(0.2)  # let iopub drain
+        self.wait_idle(msg_id)
         return reply, self.stdout(msg_id)
+
+    def wait_idle(self, msg_id: str, timeout: float = 20) -> None:
+        """Until the kernel says it is idle after ``msg_id``: every output of that cell (and
+        the final display update) is on iopub before that status message."""
+        self.wait_for(
+            msg_id,
+            lambda m: m["msg_type"] == "status" and m["content"]["execution_state"] == "idle",
+            timeout,
+        )
 
     def messages(self, msg_id: str) -> list[dict[str, Any]]:
         return [m for m in list(self.iopub) if m["parent_header"].get("msg_id") == msg_id]
@@ -69,13 +82,16 @@ class Kernel:
         )
 
     def wait_for(self, msg_id: str, predicate: Any, timeout: float = 20) -> dict[str, Any]:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            for msg in self.messages(msg_id):
-                if predicate(msg):
-                    return msg
-            time.sleep(0.02)
-        raise AssertionError("the kernel never sent the expected message")
+        found: list[dict[str, Any]] = []
+
+        def seen() -> bool:
+            found[:] = [m for m in self.messages(msg_id) if predicate(m)][:1]
+            return bool(found)
+
+        with self._arrived:
+            if not self._arrived.wait_for(seen, timeout):
+                raise AssertionError("the kernel never sent the expected message")
+        return found[0]
 
     def shutdown(self) -> None:
         self._stop = True

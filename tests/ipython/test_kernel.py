@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 
 import pytest
@@ -37,7 +36,7 @@ def test_a_cell_streams_and_ends_with_the_static_output(kernel: Kernel) -> None:
     reply, out = kernel.run(SLOW_REPLY.replace("400", "20"))
     msg_id = kernel.send("%%qwen\nHello")
     assert kernel.reply(msg_id)["content"]["status"] == "ok"
-    time.sleep(0.2)
+    kernel.wait_idle(msg_id)  # every output of the cell has arrived
     kinds = [m["msg_type"] for m in kernel.messages(msg_id)]
     assert "display_data" in kinds and "update_display_data" in kinds
     final = [m for m in kernel.messages(msg_id) if m["msg_type"] == "update_display_data"][-1]

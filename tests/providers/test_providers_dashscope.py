@@ -269,7 +269,7 @@ def test_abort_from_the_runner_keeps_the_partial_answer(emulator) -> None:
     emulator.queue(Reply(text="w " * 100, chunks=100, delay=0.05))
     runs = Runs([make_request(emulator, model="qwen-plus")], NullRenderer())
     runs.start()
-    time.sleep(0.3)
+    emulator.wait_for_frames(frames=3)  # the answer is streaming
     runs.stop()
     (result,) = runs.finish()
     assert result.interrupted and result.text.startswith("w ") and result.error is None
