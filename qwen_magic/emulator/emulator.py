@@ -194,6 +194,11 @@ class Emulator:
         self._reasoning_event = value
 
     @property
+    def running(self) -> bool:
+        """Serving now (between ``start()`` and ``stop()``)."""
+        return self._server is not None
+
+    @property
     def url(self) -> str:
         if self._server is None:
             raise RuntimeError("the emulator is not running; call start() first")

@@ -74,7 +74,7 @@ def test_emulator_start_and_stop(ip, magics) -> None:
         ip.run_cell_magic("qwen", "-q", "Ping")
     assert ip.user_ns["_qwen"].text == "Echo: Ping"
     cmd(ip, "emulator stop")
-    assert magics.emulator is None and started._server is None
+    assert magics.emulator is None and not started.running
 
 
 def test_unknown_command_lists_the_known_ones(ip) -> None:
