@@ -303,9 +303,9 @@ def table_bundle(results: Sequence[Result], titles: Sequence[str]) -> dict[str, 
     more = len(results) - len(shown)
     rows = ["| # | answer | status |", "|---|---|---|"]
     rows += [
-        f"| {plain_markdown(title)} | {plain_markdown(first_line(r.text))} | "
-        f"{plain_markdown(status_of(r))} |"
-        for title, r in shown
+        f"| {i if title == f'#{i}' else plain_markdown(title)} | "
+        f"{plain_markdown(first_line(r.text))} | {plain_markdown(status_of(r))} |"
+        for i, (title, r) in enumerate(shown, 1)
     ]
     tail = [f"*… and {more} more*"] if more else []
     markdown = "\n".join([f"**{counts_line(results)}**", "", *rows, "", *tail]).rstrip()

@@ -65,7 +65,7 @@ class TerminalRenderer:
             if result is None or index in self._printed or not (ended and ended[index]):
                 continue
             self._printed.add(index)
-            done = counts_line(results, ended).split(" · ")[0]
+            done = f"{len(self._printed)}/{len(results)} done"
             title = titles[index] if index < len(titles) else f"#{index + 1}"
             self._write(f"[{done}] {title}: {first_line(result.text)} ({status_of(result)})\n")
 
