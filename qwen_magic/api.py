@@ -78,7 +78,7 @@ def ask(prompt: str, **options: Any) -> Result:
     images = _sources(options.pop("image", None), "image", namespace)
     videos = _sources(options.pop("video", None), "video", namespace)
     if images or videos:
-        from qwen_magic.media import load_media
+        from qwen_magic.media.sources import load_media
 
         options["media"] = load_media(images, videos, [], namespace)
     request = magics_request(magics, prompt, options)

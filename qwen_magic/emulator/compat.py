@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 import uuid
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from qwen_magic.emulator.catalog import CREATED, MODELS, require, resolve_thinking
 from qwen_magic.emulator.faults import (
@@ -16,11 +16,9 @@ from qwen_magic.emulator.faults import (
     invalid_parameter,
     model_not_found,
 )
+from qwen_magic.emulator.records import Host
 from qwen_magic.emulator.replies import Plan, make_plan
 from qwen_magic.emulator.transport import OUTPUT_INSPECTION, SSE_CONTENT_TYPE, Exchange
-
-if TYPE_CHECKING:
-    from qwen_magic.emulator.emulator import Emulator
 
 STREAM_ONLY = (
     "This model only support stream mode, please enable the stream parameter to access the model."
@@ -61,7 +59,7 @@ def request_body(exchange: Exchange) -> dict[str, Any]:
     return body
 
 
-def chat(emu: Emulator, exchange: Exchange) -> None:
+def chat(emu: Host, exchange: Exchange) -> None:
     body = request_body(exchange)
     stream = body.get("stream") is True
     exchange.record.stream = stream
@@ -154,7 +152,7 @@ def chunks(plan: Plan, completion_id: str, created: int, include_usage: bool) ->
     return frames
 
 
-def models(emu: Emulator, exchange: Exchange) -> None:
+def models(emu: Host, exchange: Exchange) -> None:
     """`GET /models` (the OpenAI list) and `GET /models/{id}`."""
     path = exchange.record.path
     if path.endswith("/models"):

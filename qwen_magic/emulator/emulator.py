@@ -7,13 +7,13 @@ import threading
 import uuid
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from qwen_magic.emulator import compat, hostile, native, responses
 from qwen_magic.emulator.faults import ApiError, http_fault, invalid_api_key, not_found_path
+from qwen_magic.emulator.records import RecordedRequest
 from qwen_magic.emulator.replies import Reply
 from qwen_magic.emulator.transport import Disconnected, Exchange, parse_json
 
@@ -34,62 +34,6 @@ ROUTES: dict[tuple[str, str], str] = {
     ("GET", f"{NATIVE}/uploads"): "uploads",
     ("POST", "/oss-upload"): "oss-upload",
 }
-
-
-@dataclass
-class RecordedRequest:
-    """One request as the emulator saw it, and what it did with it."""
-
-    method: str
-    path: str
-    query: dict[str, Any] = field(default_factory=dict)
-    headers: dict[str, str] = field(default_factory=dict)
-    body: Any = None
-    protocol: str = ""
-    stream: bool = False
-    reply: Reply | None = None
-    frames_sent: int = 0
-    disconnected: bool = False
-    finished: threading.Event = field(default_factory=threading.Event, repr=False)
-    status: int | None = None
-    history: list[dict[str, Any]] = field(default_factory=list)
-    error: str | None = None
-    on_change: Callable[[], None] = field(default=lambda: None, repr=False, compare=False)
-
-    def count_frame(self) -> None:
-        """One more frame went out (the emulator's waiters are told)."""
-        self.frames_sent += 1
-        self.on_change()
-
-    @property
-    def messages(self) -> list[dict[str, Any]]:
-        """The messages (chat, native) or the input items (responses) this request sent."""
-        body = self.body if isinstance(self.body, dict) else {}
-        if self.protocol == "chat":
-            return list(body.get("messages") or [])
-        if self.protocol == "responses":
-            return responses.input_messages(body)
-        if self.protocol.startswith("native"):
-            return native.input_messages(body)
-        return []
-
-    @property
-    def model(self) -> str | None:
-        body = self.body if isinstance(self.body, dict) else {}
-        return body.get("model") or self.query.get("model")
-
-    @property
-    def form(self) -> dict[str, str | bytes]:
-        """The fields of a multipart/form-data body (e.g. an OSS upload); {} otherwise."""
-        content_type = self.headers.get("content-type", "")
-        if not isinstance(self.body, bytes) or "multipart/form-data" not in content_type:
-            return {}
-        return native.parse_multipart(content_type, self.body)
-
-    @property
-    def api_key(self) -> str | None:
-        auth = self.headers.get("authorization", "")
-        return auth[7:].strip() if auth.lower().startswith("bearer ") else None
 
 
 class _Server(ThreadingHTTPServer):

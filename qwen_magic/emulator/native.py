@@ -5,9 +5,7 @@ from __future__ import annotations
 import base64
 import time
 import uuid
-from email.parser import BytesParser
-from email.policy import HTTP
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from qwen_magic.emulator.catalog import require, resolve_thinking
 from qwen_magic.emulator.compat import (
@@ -23,6 +21,8 @@ from qwen_magic.emulator.faults import (
     dumps,
 )
 from qwen_magic.emulator.faults import invalid_parameter as bad
+from qwen_magic.emulator.records import Host
+from qwen_magic.emulator.records import native_input as input_messages
 from qwen_magic.emulator.replies import Plan, make_plan
 from qwen_magic.emulator.transport import (
     JSON_CONTENT_TYPE,
@@ -30,9 +30,6 @@ from qwen_magic.emulator.transport import (
     SSE_CONTENT_TYPE,
     Exchange,
 )
-
-if TYPE_CHECKING:
-    from qwen_magic.emulator.emulator import Emulator
 
 WRONG_ENDPOINT = "url error, please check url！"
 NEEDS_INCREMENTAL = 'The incremental_output parameter must be "true" when enable_thinking is true'
@@ -55,16 +52,7 @@ def send_error(exchange: Exchange, error: ApiError) -> None:
         exchange.send_json(error.status, body, error.headers)
 
 
-def input_messages(body: dict[str, Any]) -> list[dict[str, Any]]:
-    given = body.get("input") or {}
-    if isinstance(given.get("messages"), list):
-        return [m for m in given["messages"] if isinstance(m, dict)]
-    if isinstance(given.get("prompt"), str):
-        return [{"role": "user", "content": given["prompt"]}]
-    return []
-
-
-def generation(emu: Emulator, exchange: Exchange) -> None:
+def generation(emu: Host, exchange: Exchange) -> None:
     record, body = exchange.record, request_body(exchange)
     sse_header = record.headers.get("x-dashscope-sse", "").lower() == "enable"
     stream = sse_header or "text/event-stream" in record.headers.get("accept", "")
@@ -172,7 +160,7 @@ class Shape:
         return [frame(i + 1, "result", body) for i, body in enumerate(bodies)]
 
 
-def upload_policy(emu: Emulator, exchange: Exchange) -> None:
+def upload_policy(emu: Host, exchange: Exchange) -> None:
     """`GET /api/v1/uploads?action=getPolicy&model=…`: a certificate pointing back at us."""
     query = exchange.record.query
     if query.get("action") != "getPolicy":
@@ -194,19 +182,5 @@ def upload_policy(emu: Emulator, exchange: Exchange) -> None:
     exchange.send_json(200, {"request_id": exchange.request_id, "data": data})
 
 
-def oss_upload(emu: Emulator, exchange: Exchange) -> None:
+def oss_upload(emu: Host, exchange: Exchange) -> None:
     exchange.send_body(200, b"", "application/xml")
-
-
-def parse_multipart(content_type: str, data: bytes) -> dict[str, str | bytes]:
-    """Form fields of a multipart body: text fields as str, file parts as bytes."""
-    head = f"Content-Type: {content_type}\r\n\r\n".encode()
-    message = BytesParser(policy=HTTP).parsebytes(head + data)
-    fields: dict[str, str | bytes] = {}
-    for part in message.iter_parts() if message.is_multipart() else []:
-        name = part.get_param("name", header="content-disposition")
-        payload = part.get_payload(decode=True) or b""
-        if not isinstance(payload, bytes):  # decode=True gives bytes for a leaf part
-            continue
-        fields[str(name)] = payload if part.get_filename() else payload.decode("utf-8", "replace")
-    return fields

@@ -4,16 +4,15 @@ from __future__ import annotations
 
 import time
 import uuid
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from qwen_magic.emulator.catalog import require, resolve_thinking
 from qwen_magic.emulator.compat import request_body
 from qwen_magic.emulator.faults import ApiError, check_data_uris, data_inspection, dumps
+from qwen_magic.emulator.records import Host
+from qwen_magic.emulator.records import responses_input as input_messages
 from qwen_magic.emulator.replies import Plan, make_plan
 from qwen_magic.emulator.transport import OUTPUT_INSPECTION, Exchange
-
-if TYPE_CHECKING:
-    from qwen_magic.emulator.emulator import Emulator
 
 
 def frame(number: int, event: str, payload: object, status: int = 200) -> bytes:
@@ -29,19 +28,6 @@ def send_error(exchange: Exchange, error: ApiError) -> None:
         exchange.send_body(error.status, data, content_type + ";charset=UTF-8", error.headers)
     else:
         exchange.send_json(error.status, body, error.headers)
-
-
-def input_messages(body: dict[str, Any]) -> list[dict[str, Any]]:
-    """`instructions` plus `input` (a string or a list of items) as a list of messages/items."""
-    messages: list[dict[str, Any]] = []
-    if isinstance(body.get("instructions"), str):
-        messages.append({"role": "system", "content": body["instructions"]})
-    given = body.get("input")
-    if isinstance(given, str):
-        messages.append({"role": "user", "content": given})
-    elif isinstance(given, list):
-        messages.extend(item for item in given if isinstance(item, dict))
-    return messages
 
 
 def wants_thinking(body: dict[str, Any]) -> bool | None:
@@ -69,7 +55,7 @@ def usage(plan: Plan) -> dict[str, Any]:
     }
 
 
-def create(emu: Emulator, exchange: Exchange) -> None:
+def create(emu: Host, exchange: Exchange) -> None:
     body = request_body(exchange)
     stream = body.get("stream") is True
     exchange.record.stream = stream
@@ -115,7 +101,7 @@ def create(emu: Emulator, exchange: Exchange) -> None:
     )
 
 
-def retrieve(emu: Emulator, exchange: Exchange) -> None:
+def retrieve(emu: Host, exchange: Exchange) -> None:
     response_id = exchange.record.path.rsplit("/", 1)[1]
     stored = emu.responses_store.get(response_id)
     if stored is None:

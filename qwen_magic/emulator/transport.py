@@ -17,7 +17,7 @@ from qwen_magic.emulator.faults import data_inspection, dumps
 from qwen_magic.emulator.replies import MID_STREAM_FAULTS, Reply
 
 if TYPE_CHECKING:
-    from qwen_magic.emulator.emulator import RecordedRequest
+    from qwen_magic.emulator.records import RecordedRequest
 
 SSE_CONTENT_TYPE = "text/event-stream;charset=UTF-8"
 JSON_CONTENT_TYPE = "application/json"

@@ -8,8 +8,8 @@ is a ``UsageError`` naming the source, raised before any request.
 
 This module is light (``request.py`` imports it): the ``Media`` record and its content parts,
 the checks that depend on the model and the API, and the elision of base64 in reprs. Loading
-is in ``media_sources.py`` and Pillow work in ``imaging.py``, both imported only when a prompt
-carries media; numpy is imported only to convert an array the user passed.
+is ``sources.load_media`` and Pillow work is in ``imaging.py``, both imported only when a
+prompt carries media; numpy is imported only to convert an array the user passed.
 """
 
 from __future__ import annotations
@@ -81,20 +81,6 @@ class Media:
 
     def __repr__(self) -> str:
         return f"<{self.kind} {self.describe()}>"
-
-
-def load_media(
-    images: list[str],
-    videos: list[str],
-    inline: list[tuple[int, str, Any]],
-    namespace: dict[str, Any],
-    calls: bool = False,
-) -> list[Media]:
-    """Every ``-i``, ``--video`` and image-valued ``{name}`` of one call, in that order (the
-    work is in ``media_sources``: it imports Pillow). ``calls``: ``-i {expr}`` may run code."""
-    from qwen_magic.media.sources import load_media as load
-
-    return load(images, videos, inline, namespace, calls)
 
 
 def is_inline_image(value: Any) -> bool:

@@ -1,4 +1,4 @@
-"""media.py, media_sources.py, imaging.py: sources → checked, encoded Media; limits;
+"""media/ (the record, sources.py, imaging.py): sources → checked, encoded Media; limits;
 thumbnails; elision.
 
 Test images are made at run time with Pillow (no binary files in the repository).
@@ -26,8 +26,8 @@ from qwen_magic.media import (
     frame_limit,
     imaging,
     is_inline_image,
-    load_media,
 )
+from qwen_magic.media.sources import load_media
 from qwen_magic.request import Request
 from qwen_magic.result import Result
 
