@@ -187,7 +187,7 @@ class QwenMagics(Magics):
             if filled.kept:
                 print(kept_note(filled.kept, calls), file=sys.stderr)
         if args.image or args.video or inline:
-            from qwen_magic.media import load_media
+            from qwen_magic.media.sources import load_media
 
             options["media"] = load_media(
                 args.image or [], args.video or [], inline, namespace, calls
