@@ -93,6 +93,8 @@ class QwenMagics(Magics):
         "reads names, attributes, indexes and literals. exit()/quit() never run.",
     ).tag(config=True)
 
+    _refused_name: str | None = None  # the trait whose value was refused last
+
     # Every trait is checked on assignment: `%config` with a bad value fails there and then,
     # and the value is not kept (see _refused).
     @validate(
@@ -107,12 +109,25 @@ class QwenMagics(Magics):
             raise self._refused(name, str(exc)) from None
 
     def _refused(self, name: str, message: str) -> TraitError:
-        """A refused value is dropped from the shell's configuration too: ``%config`` merges
-        it there first, and the extension would otherwise fail to load again with it."""
+        """A refused value is dropped from the shell's configuration too, or the extension
+        would fail to load again with it. ``%config`` updates the configurables in class-name
+        order: the shell may have merged it already (dropped here), or merge it next (then
+        ``_load_config`` drops it from the very Config the shell is about to merge)."""
+        self._refused_name = name
         section = getattr(self.shell, "config", {}).get(type(self).__name__)
         if section is not None and name in section:
             del section[name]
         return TraitError(message)
+
+    def _load_config(self, cfg: Any, *args: Any, **kwargs: Any) -> None:
+        self._refused_name = None
+        try:
+            super()._load_config(cfg, *args, **kwargs)
+        except TraitError:
+            name, section = self._refused_name, cfg.get(type(self).__name__)
+            if name is not None and section is not None and name in section:
+                del section[name]
+            raise
 
     def __init__(self, shell: Any = None, **kwargs: Any) -> None:
         super().__init__(shell=shell, **kwargs)
@@ -152,12 +167,15 @@ class QwenMagics(Magics):
 
     async def qwen_async(self, line: str, cell: str | None) -> None:
         """``%%qwen`` as a coroutine on the kernel's loop (see ``kernel.py``): Stop works."""
-        from qwen_magic.runner import execute_async
+        from qwen_magic.runner import execute_many_async
 
         call = self._prepare(line, cell)
         renderer = self._renderer(call.display, stoppable=True)
         try:
-            result = await execute_async(call.request, renderer, self.update_interval)
+            results = await execute_many_async(
+                [call.request], renderer, self.update_interval, self.concurrency
+            )
+            result = results[0]
         except (KeyboardInterrupt, asyncio.CancelledError):  # an interrupt the runner missed
             task = asyncio.current_task()
             if task is not None and hasattr(task, "uncancel"):
@@ -273,11 +291,13 @@ class QwenMagics(Magics):
     def _execute(self, request: Request, display: str) -> Result:
         """Run synchronously. Never raises: Ctrl-C keeps the partial answer (the runner stops
         the stream), and a bug becomes a Result carrying an internal error."""
-        from qwen_magic.runner import execute
+        from qwen_magic.runner import execute_many
 
         renderer = self._renderer(display)
         try:
-            result = execute(request, renderer, self.update_interval)
+            # One request today; --each and comparisons (issue 12) hand N to the same call,
+            # at most `concurrency` at a time.
+            result = execute_many([request], renderer, self.update_interval, self.concurrency)[0]
         except KeyboardInterrupt:  # one that arrived outside the runner's own handler
             result = _fallback(request, renderer, None)
         except Exception as exc:

@@ -289,8 +289,9 @@ class _Formatter(MagicHelpFormatter):
         return argparse.HelpFormatter._format_action_invocation(self, action)
 
 
-def qwen_options(func: Callable[..., Any]) -> Callable[..., Any]:
-    """Give the magic its parser (and so its ``%qwen?`` help), built from :data:`GROUPS`."""
+def qwen_options(func: Callable[..., Any]) -> Any:
+    """Give the magic its parser, ``.parser`` (and so its ``%qwen?`` help), built from
+    :data:`GROUPS`."""
     decorators: list[Any] = []
     for group in GROUPS:
         decorators.append(argument_group(group.title, textwrap.fill(group.about, 78)))

@@ -9,6 +9,7 @@ import pytest
 from IPython.core.error import UsageError
 from IPython.utils.capture import capture_output
 
+from qwen_magic.ipython import magics_of
 from qwen_magic.result import Result
 from qwen_magic.testing import Reply
 
@@ -340,9 +341,10 @@ def test_a_bad_config_value_is_refused_at_config_time(ip, magics, caplog, assign
     ip.run_line_magic("config", f"QwenMagics.{assignment}")
     assert message in caplog.text  # %config shows it at once, as one line
     assert getattr(magics, name) == before  # and the setting is unchanged
-    assert name not in ip.config.get("QwenMagics", {})  # nor kept for the next load
     ip.run_line_magic("unload_ext", "qwen_magic")
     ip.run_line_magic("load_ext", "qwen_magic")  # the extension still loads
+    assert getattr(magics_of(ip), name) == magics.trait_defaults(name)  # not the refused one
+    assert name not in ip.config.get("QwenMagics", {})  # which is not kept either
 
 
 def test_good_config_values_are_taken(ip, magics) -> None:
@@ -385,11 +387,11 @@ def test_a_failed_cell_still_replaces_underscore_qwen(ip, magics, emulator) -> N
 def test_a_runner_bug_still_stores_a_result_and_replaces_the_live_view(ip, monkeypatch) -> None:
     import qwen_magic.runner
 
-    def broken(request, renderer, interval):
-        renderer.start(request, lambda: None)
+    def broken(requests, renderer, interval, concurrency):
+        renderer.start(requests, lambda: None)
         raise TypeError("unsupported operand type(s) for +: 'int' and 'str'")
 
-    monkeypatch.setattr(qwen_magic.runner, "execute", broken)
+    monkeypatch.setattr(qwen_magic.runner, "execute_many", broken)
     ip.user_ns["_qwen"] = "stale"
     cap = run_cell(ip, "-o r", "Hi")
     result = ip.user_ns["_qwen"]
@@ -402,10 +404,10 @@ def test_a_runner_bug_still_stores_a_result_and_replaces_the_live_view(ip, monke
 def test_an_interrupt_outside_the_runner_still_stores_a_result(ip, monkeypatch) -> None:
     import qwen_magic.runner
 
-    def interrupted(request, renderer, interval):
+    def interrupted(requests, renderer, interval, concurrency):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(qwen_magic.runner, "execute", interrupted)
+    monkeypatch.setattr(qwen_magic.runner, "execute_many", interrupted)
     run_cell(ip, "-o r", "Hi")  # absorbed: the cell ends normally
     assert ip.user_ns["r"].interrupted and ip.user_ns["r"] is ip.user_ns["_qwen"]
 
@@ -415,10 +417,10 @@ def test_the_coroutine_path_stores_a_result_when_the_runner_breaks(ip, magics, m
 
     import qwen_magic.runner
 
-    async def broken(request, renderer, interval):
+    async def broken(requests, renderer, interval, concurrency):
         raise RuntimeError("boom")
 
-    monkeypatch.setattr(qwen_magic.runner, "execute_async", broken)
+    monkeypatch.setattr(qwen_magic.runner, "execute_many_async", broken)
     with capture_output():
         asyncio.run(magics.qwen_async("-o r -q", "Hi"))
     assert ip.user_ns["r"].error.kind == "internal" and ip.user_ns["r"] is ip.user_ns["_qwen"]
