@@ -4,15 +4,29 @@ from __future__ import annotations
 
 import getpass
 import shlex
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from qwen_magic.errors import QwenUsageError
 from qwen_magic.options import keys
 from qwen_magic.options.build import resolve_endpoint, without_userinfo
 from qwen_magic.render.tables import Table
+from qwen_magic.session import Session
 
-if TYPE_CHECKING:
-    from qwen_magic.ipython.magics import QwenMagics
+
+class QwenMagics(Protocol):
+    """What the commands use of ``QwenMagics``: its session and its config traits (the class
+    is not imported: it imports this module)."""
+
+    session: Session
+    api_key_env: str
+    region: str
+    workspace: str | None
+    base_url: str | None
+    legacy_responses: bool
+    debug: bool
+
+    def trait_names(self, **metadata: Any) -> list[str]: ...
+
 
 COMMANDS = (
     "config", "key", "models", "usage", "chats", "history", "reset", "save", "load",
