@@ -40,13 +40,13 @@ def __getattr__(name: str) -> Any:
 
 
 def load_ipython_extension(ipython: Any) -> None:
-    from qwen_magic.ipython import load
+    from qwen_magic.ipython.extension import load
 
     load(ipython)
 
 
 def unload_ipython_extension(ipython: Any) -> None:
-    from qwen_magic.ipython import unload
+    from qwen_magic.ipython.extension import unload
 
     unload(ipython)
 

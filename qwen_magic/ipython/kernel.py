@@ -83,12 +83,11 @@ async def run_cell(line: str, body: str | None) -> None:
     from IPython import get_ipython
 
     from qwen_magic.errors import QwenUsageError
-    from qwen_magic.ipython import magics_of
 
-    magics = magics_of(get_ipython())
-    if magics is None:  # unloaded between the transform and the run
+    magic = get_ipython().find_cell_magic("qwen")
+    if magic is None:  # unloaded between the transform and the run
         raise QwenUsageError("qwen_magic is not loaded: run `%load_ext qwen_magic` first.")
-    await magics.qwen_async(line, body)
+    await magic.__self__.qwen_async(line, body)
 
 
 def install(shell: Any) -> None:
