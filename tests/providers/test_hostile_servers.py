@@ -133,14 +133,14 @@ def generation_requests(emulator) -> int:
     return len([q for q in emulator.requests if q.protocol not in ("models", "uploads")])
 
 
-def interrupt_once_sent(emulator) -> threading.Thread:
-    """Like the kernel's interrupt: KeyboardInterrupt in the cell once the request is out."""
+def interrupt_once_sent(emulator, answered: bool = False) -> threading.Thread:
+    """Like the kernel's interrupt: KeyboardInterrupt in the cell once the request is out
+    (``answered``: once the server has also sent its whole answer, e.g. a 503 to retry)."""
 
     def interrupt() -> None:
-        deadline = time.monotonic() + 10
-        while not emulator.requests and time.monotonic() < deadline:
-            time.sleep(0.01)
-        time.sleep(0.1)
+        emulator.wait_until(lambda: bool(emulator.requests))
+        if answered:
+            emulator.requests[0].finished.wait(10)
         _thread.interrupt_main()
 
     thread = threading.Thread(target=interrupt, daemon=True)
@@ -178,7 +178,7 @@ def test_interrupt_while_waiting_to_retry_cancels_the_retry(ip, magics, emulator
     magics.display = "final"
     magics.max_retries = 2
     emulator.default_reply = Reply(fault="http_503", retry_after="2")
-    interrupter = interrupt_once_sent(emulator)
+    interrupter = interrupt_once_sent(emulator, answered=True)
     r, _, _ = ask(ip, f"--api {api} --no-think")
     interrupter.join()
     assert r.interrupted and r.error is None
