@@ -1,4 +1,4 @@
-"""Request and Result: what is asked, and what came back. No I/O here."""
+"""Request: what is asked, every option resolved (Result, what came back, is in result.py)."""
 
 from __future__ import annotations
 
