@@ -63,15 +63,21 @@ def read_chat(path: Path) -> dict[str, Any]:
         ) from None
     except ValueError as exc:  # not JSON, not UTF-8, or a number too long to read
         raise QwenUsageError(f"Could not read the chat file {shown!r}: {exc}.") from None
+    return checked_chat(data, f"The file {shown!r}", f"The chat file {shown!r}")
+
+
+def checked_chat(data: Any, the_file: str, the_chat_file: str) -> dict[str, Any]:
+    """``data`` if it is one of our chats with every field as we save it; else a UsageError
+    naming the file (``the_file`` / ``the_chat_file`` start its sentences)."""
     if not isinstance(data, dict) or data.get("format") != FORMAT:
         raise QwenUsageError(
-            f'The file {shown!r} is not a qwen_magic chat (no "format": "{FORMAT}"): save one '
+            f'{the_file} is not a qwen_magic chat (no "format": "{FORMAT}"): save one '
             "with `%qwencmd save NAME PATH`."
         )
     try:
         check_chat(data)
     except Damaged as exc:
-        raise QwenUsageError(f"The chat file {shown!r} is damaged: {exc}; {SAVE_AGAIN}.") from None
+        raise QwenUsageError(f"{the_chat_file} is damaged: {exc}; {SAVE_AGAIN}.") from None
     return data
 
 

@@ -87,17 +87,9 @@ class Chat:
     @classmethod
     def from_json(cls, data: Any, name: str) -> Chat:
         """A chat from its saved JSON, every field's type checked first (``chatfile``)."""
-        from qwen_magic.chatfile import SAVE_AGAIN, Damaged, check_chat
+        from qwen_magic.chatfile import checked_chat
 
-        if not isinstance(data, dict) or data.get("format") != FORMAT:
-            raise QwenUsageError(
-                f'That file is not a qwen_magic chat (no "format": "{FORMAT}"): save one '
-                "with `%qwencmd save NAME PATH`."
-            )
-        try:
-            check_chat(data)
-        except Damaged as exc:
-            raise QwenUsageError(f"That chat file is damaged: {exc}; {SAVE_AGAIN}.") from None
+        data = checked_chat(data, "That file", "That chat file")
         known = {f.name for f in fields(Turn)}
         turns = [Turn(**{k: v for k, v in t.items() if k in known}) for t in data["turns"]]
         return cls(name=name, system=data.get("system"), turns=turns)
