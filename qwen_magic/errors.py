@@ -117,8 +117,12 @@ def hint_for(
             "proxy settings (HTTPS_PROXY)."
         )
     if error.kind == "connection":
-        other = "use --region or --base-url to pick another" if cloud else "is the server up?"
-        return f"check your network and the endpoint ({base_url}); {other}."
+        if not cloud:
+            return f"check your network and the endpoint ({base_url}): is the server up?"
+        return (
+            f"check your network and the endpoint ({base_url}); use --region or --base-url "
+            "to pick another."
+        )
     if error.kind == "timeout":
         return (
             "the model may be busy: try again, or raise `%config QwenMagics.timeout` (each "

@@ -108,6 +108,9 @@ class Collector:
         reasoning = self._shown(self.reasoning_parts)
         if self.raw is not None and self.raw is not self._raw_seen:  # checked once
             self.raw = self._raw_seen = redact_object(self.raw)
+        # A whole (non-streamed) answer has no first token, no thinking time and no stream
+        # rate of its own: showing them would divide by almost nothing.
+        streamed = req.stream
         return Result(
             text=self._shown(self.text_parts),
             reasoning=reasoning,
@@ -117,11 +120,15 @@ class Collector:
             region=req.region,
             request_id=redact(self.request_id),
             finish_reason=redact(self.finish_reason),
-            ttft=None if self.first_token_at is None else self.first_token_at - self.started_at,
+            ttft=(
+                self.first_token_at - self.started_at
+                if streamed and self.first_token_at is not None
+                else None
+            ),
             elapsed=now - self.started_at,
             reasoning_time=(
                 thought_until - self.first_token_at
-                if reasoning and self.first_token_at is not None
+                if streamed and reasoning and self.first_token_at is not None
                 else None
             ),
             interrupted=self.interrupted,

@@ -60,7 +60,8 @@ def usage_line(result: Result, *, name_model: bool = True) -> str:
         bits.append(out)
     if u.cached_tokens:
         bits.append(f"{u.cached_tokens} cached")
-    if u.output_tokens is None and (result.interrupted or result.error):
+    generated = bool(result.text or result.reasoning)
+    if u.output_tokens is None and generated and (result.interrupted or result.error):
         bits.append("tokens not reported (the service counts them at the end)")
     if result.ttft is not None:
         bits.append(f"first token {result.ttft:.2f} s")

@@ -424,3 +424,38 @@ def test_the_coroutine_path_stores_a_result_when_the_runner_breaks(ip, magics, m
     with capture_output():
         asyncio.run(magics.qwen_async("-o r -q", "Hi"))
     assert ip.user_ns["r"].error.kind == "internal" and ip.user_ns["r"] is ip.user_ns["_qwen"]
+
+
+@pytest.mark.parametrize("api", ["chat", "responses", "dashscope"])
+def test_a_whole_answer_shows_no_stream_rate_and_no_first_token(ip, magics, emulator, api):
+    """--no-stream: nothing streamed, so no first-token time, no "thought for 0.0 s", and no
+    tokens per second divided by almost nothing (a real server showed 166,981 tok/s)."""
+    magics.display = "final"
+    emulator.queue(Reply(text="word " * 40, reasoning="Let me think. " * 10, delay=0.05))
+    cap = run_cell(ip, f"--api {api} -m qwen-plus --think --no-stream -o r", "Hello")
+    r = ip.user_ns["r"]
+    footer = cap.outputs[0].data["text/plain"].splitlines()[-1]
+    assert r.reasoning and r.text and r.ttft is None and r.reasoning_time is None
+    assert "tok/s" not in footer and "first token" not in footer
+    assert "Thought for 0.0 s" not in cap.outputs[0].data["text/markdown"]
+
+
+@pytest.mark.parametrize("fault", ["http_401", "http_429", "http_500"])
+def test_an_error_before_any_token_does_not_blame_late_token_counts(ip, magics, emulator, fault):
+    magics.display = "final"
+    magics.max_retries = 0
+    emulator.queue(Reply(fault=fault, retry_after="0"))
+    cap = run_cell(ip, "-o r", "Hello")
+    assert ip.user_ns["r"].error is not None
+    assert "tokens not reported" not in cap.outputs[0].data["text/markdown"]
+
+
+def test_a_refused_local_server_asks_whether_it_is_up(ip, magics) -> None:
+    from qwen_magic.testing import free_port
+
+    magics.use_emulator(None)
+    magics.base_url = f"http://127.0.0.1:{free_port()}/v1"
+    magics.max_retries = 0
+    run_cell(ip, "-q -o r", "Hello")
+    hint = ip.user_ns["r"].error.hint
+    assert hint.endswith("is the server up?") and "?." not in hint
