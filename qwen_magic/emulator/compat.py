@@ -6,7 +6,7 @@ import time
 import uuid
 from typing import Any
 
-from qwen_magic.emulator.catalog import CREATED, MODELS, require, resolve_thinking
+from qwen_magic.emulator.catalog import CREATED, MODELS, ModelInfo, require, resolve_thinking
 from qwen_magic.emulator.faults import (
     ApiError,
     check_data_uris,
@@ -59,6 +59,15 @@ def request_body(exchange: Exchange) -> dict[str, Any]:
     return body
 
 
+def check_stream(info: ModelInfo, stream: bool, thinking: bool) -> None:
+    """The service's refusals of a non-streamed call: stream-only models, and thinking on
+    models that think only while streaming (both protocols answer the same)."""
+    if not stream and info.stream_only:
+        raise invalid_parameter(STREAM_ONLY)
+    if not stream and thinking and not info.non_stream_thinking:
+        raise invalid_parameter(NON_STREAM_THINKING)
+
+
 def chat(emu: Host, exchange: Exchange) -> None:
     body = request_body(exchange)
     stream = body.get("stream") is True
@@ -68,10 +77,7 @@ def chat(emu: Host, exchange: Exchange) -> None:
     check_data_uris(messages)
     thinking = resolve_thinking(info, body.get("enable_thinking"))
     json_mode = check_json_mode(body.get("response_format"), messages, thinking)
-    if not stream and info.stream_only:
-        raise invalid_parameter(STREAM_ONLY)
-    if not stream and thinking and not info.non_stream_thinking:
-        raise invalid_parameter(NON_STREAM_THINKING)
+    check_stream(info, stream, thinking)
     plan = make_plan(
         exchange.reply,
         request_id=exchange.request_id,

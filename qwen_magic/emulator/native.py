@@ -8,11 +8,7 @@ import uuid
 from typing import Any
 
 from qwen_magic.emulator.catalog import require, resolve_thinking
-from qwen_magic.emulator.compat import (
-    NON_STREAM_THINKING,
-    STREAM_ONLY,
-    request_body,
-)
+from qwen_magic.emulator.compat import check_stream, request_body
 from qwen_magic.emulator.faults import (
     ApiError,
     check_data_uris,
@@ -76,10 +72,7 @@ def generation(emu: Host, exchange: Exchange) -> None:
         raise bad(NEEDS_MESSAGE)
     if stream and thinking and not incremental:
         raise bad(NEEDS_INCREMENTAL)
-    if not stream and info.stream_only:
-        raise bad(STREAM_ONLY)
-    if not stream and thinking and not info.non_stream_thinking:
-        raise bad(NON_STREAM_THINKING)
+    check_stream(info, stream, thinking)
     plan = make_plan(
         exchange.reply,
         request_id=exchange.request_id,
