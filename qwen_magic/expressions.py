@@ -21,7 +21,7 @@ _DATA = (
 OPT_IN = "pass --eval (or set `%config QwenMagics.interpolate_calls = True`)"
 
 
-def _names(tree: ast.AST) -> set[str]:
+def free_names(tree: ast.AST) -> set[str]:
     bound = {
         n.id for n in ast.walk(tree) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)
     }
@@ -36,7 +36,7 @@ def _names(tree: ast.AST) -> set[str]:
     return loaded - bound
 
 
-def _root(tree: ast.AST) -> str | None:
+def root_name(tree: ast.AST) -> str | None:
     """``a`` for ``a``, ``a.b``, ``a[0]``, ``a.b[1].c`` (what a user writes to name a value)."""
     node = tree.body if isinstance(tree, ast.Expression) else tree
     while isinstance(node, (ast.Attribute, ast.Subscript)):

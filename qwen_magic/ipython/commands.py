@@ -6,6 +6,7 @@ import getpass
 import shlex
 from typing import Any, Protocol
 
+from qwen_magic import masking
 from qwen_magic.errors import QwenUsageError
 from qwen_magic.options import keys
 from qwen_magic.options.build import resolve_endpoint, without_userinfo
@@ -56,7 +57,7 @@ def run(magics: QwenMagics, line: str) -> Any:
 def cmd_config(magics: QwenMagics, rest: list[str]) -> Table:
     try:
         key, source = keys.resolve_key(magics.api_key_env, magics.session.key)
-        shown_key = f"{keys.mask(key)} (from {source})"
+        shown_key = f"{masking.mask(key)} (from {source})"
     except QwenUsageError as exc:  # a key with a line break...: say so, never show it
         shown_key = f"(unusable: {exc})"
     rows = [["setting", "value"]]
@@ -64,7 +65,7 @@ def cmd_config(magics: QwenMagics, rest: list[str]) -> Table:
         value = getattr(magics, name)
         if name == "base_url" and isinstance(value, str):
             value = without_userinfo(value)
-        rows.append([name, keys.redact(repr(value))])
+        rows.append([name, masking.redact(repr(value))])
     rows.append(["api key", shown_key])
     for api in ("chat", "responses", "dashscope"):
         try:
@@ -78,7 +79,7 @@ def cmd_config(magics: QwenMagics, rest: list[str]) -> Table:
             ).base_url
         except QwenUsageError as exc:
             url = f"(unavailable: {exc})"
-        rows.append([f"{api} URL", keys.redact(url)])
+        rows.append([f"{api} URL", masking.redact(url)])
     return Table(rows, "qwen_magic configuration")
 
 
@@ -90,7 +91,7 @@ def cmd_key(magics: QwenMagics, rest: list[str]) -> None:
         )
     value = getpass.getpass("DashScope API key (kept in memory for this session only): ")
     magics.session.set_key(value or None)  # a UsageError for a key with a line break...
-    print(f"Key set for this session: {keys.mask(value)}" if value else "Session key cleared.")
+    print(f"Key set for this session: {masking.mask(value)}" if value else "Session key cleared.")
 
 
 def cmd_usage(magics: QwenMagics, rest: list[str]) -> Table:
@@ -140,7 +141,7 @@ def cmd_models(magics: QwenMagics, rest: list[str]) -> Table:
     except KeyboardInterrupt:  # end here: a traceback through the SDK could show its headers
         raise QwenUsageError(f"Stopped listing the models at {request.base_url}.") from None
     except Exception as exc:
-        error = keys.redact_fields(from_openai_error(exc))  # the server may echo the key
+        error = masking.redact_fields(from_openai_error(exc))  # the server may echo the key
         error.hint = hint_for(
             error,
             region=request.region,
@@ -152,7 +153,7 @@ def cmd_models(magics: QwenMagics, rest: list[str]) -> Table:
     # Model ids come from the server, like an answer: masked like one.
     rows = [["model", "owned by"]]
     rows += [
-        [keys.redact(str(m.id)), keys.redact(str(getattr(m, "owned_by", "") or ""))]
+        [masking.redact(str(m.id)), masking.redact(str(getattr(m, "owned_by", "") or ""))]
         for m in sorted(models, key=lambda m: str(m.id))
     ]
     return Table(rows, f"{len(rows) - 1} models at {request.base_url}")

@@ -28,15 +28,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from qwen_magic.errors import QwenUsageError
-from qwen_magic.expressions import (  # noqa: F401 - the rule, re-exported
-    NEVER,
-    OPT_IN,
-    _names,
-    _root,
-    evaluate,
-    is_data,
-    may_run,
-)
+from qwen_magic.expressions import OPT_IN, evaluate, free_names, may_run, root_name
 from qwen_magic.render.markdown import open_fence
 
 _TOKEN = re.compile(r"\{\{|\}\}|\{([^{}\n]+)\}")
@@ -106,10 +98,12 @@ def _substitute(
     in_code = open_fence(text[: match.start()]) is not None
     # {type}, {input}, {max} in prose are words, not Python's builtins: a bare reference must
     # name one of the user's variables; builtins count only inside an expression ({len(df)}).
-    root = _root(tree)
+    root = root_name(tree)
     reference = root is not None
     missing = {
-        n for n in _names(tree) if n not in namespace and (n == root or not hasattr(builtins, n))
+        n
+        for n in free_names(tree)
+        if n not in namespace and (n == root or not hasattr(builtins, n))
     }
     if missing:
         if reference and not in_code:

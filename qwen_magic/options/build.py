@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
+from qwen_magic import masking
 from qwen_magic.errors import QwenUsageError
 from qwen_magic.models import allows_non_stream_thinking, thinking_only, thinks_by_default
 from qwen_magic.options import keys
@@ -59,7 +60,7 @@ def checked_host(url: str, api: str, what: str = "--base-url") -> str:
     control or non-ASCII characters, a fragment) is refused outright, and the host must be the
     same for Python's parser and the client's: the key must go where the URL seems to point.
     """
-    shown = keys.redact(without_userinfo(url))
+    shown = masking.redact(without_userinfo(url))
     example = (
         "write it like https://dashscope-intl.aliyuncs.com/compatible-mode/v1 or "
         "http://localhost:11434/v1"

@@ -1,7 +1,6 @@
 """The API key: where it comes from (the environment or ``%qwencmd key``), checked.
 
-It is held as a :class:`~qwen_magic.masking.Secret`; the mask itself is ``qwen_magic.masking``
-(re-exported here: ``keys.redact``, ``keys.mask``...).
+It is held as a :class:`~qwen_magic.masking.Secret`; the mask itself is ``qwen_magic.masking``.
 """
 
 from __future__ import annotations
@@ -10,14 +9,7 @@ import os
 import unicodedata
 
 from qwen_magic.errors import QwenUsageError
-from qwen_magic.masking import (  # noqa: F401 - the mask, re-exported
-    Secret,
-    hold_back,
-    mask,
-    redact,
-    redact_fields,
-    redact_object,
-)
+from qwen_magic.masking import Secret
 
 # -- where the key comes from ---------------------------------------------------------------
 

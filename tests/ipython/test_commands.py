@@ -6,7 +6,7 @@ import pytest
 from IPython.core.error import UsageError
 from IPython.utils.capture import capture_output
 
-from qwen_magic.options import keys
+from qwen_magic import masking
 from qwen_magic.testing import Reply
 
 
@@ -21,7 +21,7 @@ def test_config_shows_effective_settings_and_the_key_masked(ip, magics, test_key
     table, _ = cmd(ip, "config")
     text = repr(table) + table._repr_markdown_()
     assert test_key not in text
-    assert keys.mask(test_key) in text and "$DASHSCOPE_API_KEY" in text
+    assert masking.mask(test_key) in text and "$DASHSCOPE_API_KEY" in text
     assert "https://dashscope-intl.aliyuncs.com/compatible-mode/v1" in text
     assert "https://dashscope-intl.aliyuncs.com/api/v1" in text
     assert "'qwen3.5-plus'" in text

@@ -16,6 +16,7 @@ import pytest
 from IPython.core.error import UsageError
 from IPython.utils.capture import capture_output
 
+from qwen_magic import masking
 from qwen_magic.emulator.echo import EchoServer, forms
 from qwen_magic.options import keys
 from qwen_magic.render.static import to_markdown
@@ -97,7 +98,7 @@ def test_an_echoing_server_never_gets_the_key_shown(
     result = ip.user_ns["r"]
     shown = everything_shown(cap, result, comms)
     assert_hidden(test_key, shown)
-    assert keys.mask(test_key) in "".join(shown)  # the echo arrived, masked
+    assert masking.mask(test_key) in "".join(shown)  # the echo arrived, masked
     if mode == "answer":
         assert result.ok and result.text.startswith("answer: sk-…")
     else:
@@ -171,7 +172,7 @@ def test_a_verbose_traceback_shows_the_key_masked(ip, magics, monkeypatch, test_
     finally:
         ip.run_line_magic("xmode", "Context")
     assert "a bug while building the request" in cap.stdout
-    assert "api_key" in cap.stdout and keys.mask(test_key) in cap.stdout  # printed, masked
+    assert "api_key" in cap.stdout and masking.mask(test_key) in cap.stdout  # printed, masked
     assert_hidden(test_key, [cap.stdout, cap.stderr])
 
 
@@ -225,7 +226,7 @@ def test_the_key_is_held_as_a_secret_whose_repr_is_masked(ip, magics, test_key) 
     request = build_request("Hello", {}, magics)
     assert request.api_key == test_key  # the SDKs get the real key...
     assert f"Bearer {request.api_key}" == f"Bearer {test_key}"
-    assert repr(request.api_key) == repr(keys.mask(test_key))  # ...reprs never do
+    assert repr(request.api_key) == repr(masking.mask(test_key))  # ...reprs never do
     assert test_key not in repr([request.api_key]) and test_key not in repr(request)
     assert request.key_source == "$DASHSCOPE_API_KEY"
 
@@ -234,9 +235,9 @@ def test_a_key_cut_by_the_server_is_still_masked(test_key) -> None:
     """A long piece of a key (a server cut it, or the 300-character limit did) is masked too."""
     keys.checked_key(test_key, "$DASHSCOPE_API_KEY")
     for piece in (test_key[:16], test_key[5:], test_key[-14:], test_key[4:-4]):
-        shown = keys.redact(f"echo {piece}!")
+        shown = masking.redact(f"echo {piece}!")
         assert piece not in shown and shown.startswith("echo sk-…") and shown.endswith("!")
-    assert keys.redact("a sk- prefix, and 7f3a9 alone") == "a sk- prefix, and 7f3a9 alone"
+    assert masking.redact("a sk- prefix, and 7f3a9 alone") == "a sk- prefix, and 7f3a9 alone"
 
 
 TERMINAL = r"""

@@ -47,7 +47,7 @@ def test_the_key_is_not_sent_to_a_server_named_with_base_url(ip, magics, emulato
 def test_an_error_message_that_echoes_the_key_is_scrubbed(test_key) -> None:
     from qwen_magic.errors import ServiceError
     from qwen_magic.events import Failed
-    from qwen_magic.options.keys import Secret
+    from qwen_magic.masking import Secret
     from qwen_magic.runner import Collector
     from qwen_magic.testing import request_for
 
