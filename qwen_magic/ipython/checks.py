@@ -129,6 +129,20 @@ def _thinking_budget(magics: Any, value: int | None) -> int | None:
     return _number("thinking_budget", value, 1, None, "tokens of thinking, or None")
 
 
+THINKING_PARAMS = ("auto", "enable_thinking", "chat_template_kwargs", "both")
+
+
+def _thinking_param(magics: Any, value: str) -> str:
+    if value not in THINKING_PARAMS:
+        raise TraitError(
+            f"QwenMagics.thinking_param = {value!r} is not a way to send --think/--no-think: "
+            "use auto (DashScope's enable_thinking for Alibaba Cloud hosts, "
+            "chat_template_kwargs for any other --base-url), enable_thinking, "
+            "chat_template_kwargs (vLLM, SGLang, llama.cpp) or both."
+        )
+    return value
+
+
 def _deadline(magics: Any, value: float | None) -> float | None:
     if value is None:
         return None
@@ -152,4 +166,5 @@ TRAIT_CHECKS: dict[str, Callable[[Any, Any], Any]] = {
     "base_url": _base_url,
     "workspace": _workspace,
     "api_key_env": _api_key_env,
+    "thinking_param": _thinking_param,
 }

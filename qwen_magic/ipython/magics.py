@@ -70,6 +70,9 @@ class QwenMagics(Magics):
         config=True
     )
     thinking_budget = Int(None, allow_none=True, help="Default thinking budget.").tag(config=True)
+    thinking_param = Unicode("auto", help="How --think reaches the server (see %qwen?).").tag(
+        config=True
+    )
     stream = Bool(True, help="Stream answers.").tag(config=True)
     display = Enum(DISPLAYS, default_value="live", help="live, final or none.").tag(config=True)
     format = Enum(FORMATS, default_value="markdown", help="markdown or text.").tag(config=True)
@@ -100,6 +103,7 @@ class QwenMagics(Magics):
     @validate(
         "update_interval", "timeout", "deadline", "max_retries", "concurrency",
         "thinking_budget", "model", "region", "base_url", "workspace", "api_key_env",
+        "thinking_param",
     )  # fmt: skip
     def _validate(self, proposal: Any) -> Any:
         name, value = proposal["trait"].name, proposal["value"]

@@ -68,8 +68,8 @@ notebook reads the same on GitHub or in nbconvert. The Result is stored in _qwen
 call failed.
 
 Defaults come from %config QwenMagics.<trait> (model, api, region, workspace, base_url,
-api_key_env, system, thinking, stream, display, update_interval, timeout, deadline,
-max_retries, concurrency, interpolate_calls); each is checked when set, so a bad value is
+api_key_env, system, thinking, thinking_param, stream, display, update_interval, timeout,
+deadline, max_retries, concurrency, interpolate_calls); each is checked when set, so a bad value is
 refused by %config at once. The key is read from $DASHSCOPE_API_KEY (keys are per region)
 or set for this session with %qwencmd key; %qwencmd emulator start answers offline.
 Model output is untrusted: raw HTML is shown as text, links go only to http(s)/mailto, and
@@ -133,12 +133,15 @@ GROUPS = (
         (
             Option(
                 ("--think",),
-                "Turn thinking on (enable_thinking=true).",
+                "Turn thinking on: enable_thinking=true for Alibaba Cloud; for any other "
+                "--base-url (vLLM, SGLang, llama.cpp) chat_template_kwargs.enable_thinking "
+                "(%config QwenMagics.thinking_param = auto, enable_thinking, "
+                "chat_template_kwargs or both).",
                 {"dest": "thinking", "action": "store_const", "const": True},
             ),
             Option(
                 ("--no-think",),
-                "Turn thinking off (enable_thinking=false).",
+                "Turn thinking off (enable_thinking=false, sent as for --think).",
                 {"dest": "thinking", "action": "store_const", "const": False},
             ),
             Option(
