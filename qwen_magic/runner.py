@@ -225,10 +225,15 @@ class Runs:
         view: Renderer,
         concurrency: int = 1,
         providers: Sequence[Provider | None] | None = None,
+        pacer: Any = None,
     ) -> None:
         self.requests = list(requests)
         given = list(providers) if providers is not None else [None] * len(self.requests)
         self.runs = [Run(r, p) for r, p in zip(self.requests, given, strict=True)]
+        self.pacer = pacer  # pacing.Pacer: how many may run now (adapts to 429s)
+        if pacer is not None:
+            for run in self.runs:
+                run.provider = pacer.watch(run.provider)
         self.view = view
         self.concurrency = max(1, int(concurrency))
         self.shown: list[Result | None] = [None] * len(self.runs)
@@ -254,14 +259,21 @@ class Runs:
             worker.start()
 
     def _work(self) -> None:
+        pacer = self.pacer
         while True:
+            if pacer is not None and not pacer.enter():
+                return  # stopped while waiting for a slot
             with self._lock:
                 if self._stopped or not self._waiting:
+                    if pacer is not None:
+                        pacer.leave(None)
                     return
                 index = self._waiting.popleft()
                 run = self.runs[index]
                 run.started = True
             run.pump()
+            if pacer is not None:
+                pacer.leave(run.collector)
             self._end(index)
 
     def _end(self, index: int) -> None:
@@ -284,6 +296,8 @@ class Runs:
         with self._lock:
             self._stopped = True
             self._waiting.clear()
+        if self.pacer is not None:
+            self.pacer.close()  # wakes the workers waiting for a slot
         for index, run in enumerate(self.runs):
             with contextlib.suppress(Exception):  # one provider's abort must not keep the rest
                 run.stop()  # (a run still waiting is marked stopped before its first token)
@@ -335,10 +349,12 @@ def execute_many(
     view: Renderer,
     interval: float = 0.1,
     concurrency: int = 4,
+    pacer: Any = None,
 ) -> list[Result]:
     """Run every request, ``concurrency`` at a time, on one refresh clock; the Results in
-    input order. Ctrl-C / the kernel's interrupt stops them all and keeps what arrived."""
-    runs = Runs(requests, view, concurrency)
+    input order. Ctrl-C / the kernel's interrupt stops them all and keeps what arrived.
+    ``pacer`` (``pacing.Pacer``) lowers how many run at once while the service says 429."""
+    runs = Runs(requests, view, concurrency, pacer=pacer)
     runs.start()
     try:
         while not runs.done.wait(interval):
@@ -353,6 +369,7 @@ async def execute_many_async(
     view: Renderer,
     interval: float = 0.1,
     concurrency: int = 4,
+    pacer: Any = None,
 ) -> list[Result]:
     """``execute_many`` as a coroutine on the kernel's loop, so widget clicks (Stop) arrive
     mid-answer.
@@ -362,7 +379,7 @@ async def execute_many_async(
     """
     loop = asyncio.get_running_loop()
     wake = asyncio.Event()
-    runs = Runs(requests, view, concurrency)
+    runs = Runs(requests, view, concurrency, pacer=pacer)
 
     def wake_up() -> None:  # from the worker that ends the last run
         loop.call_soon_threadsafe(wake.set)
