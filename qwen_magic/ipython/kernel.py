@@ -100,6 +100,25 @@ def uninstall(shell: Any) -> None:
         shell.input_transformers_cleanup.remove(transform)
 
 
+def frontend_takes_input(shell: Any) -> bool | None:
+    """Whether the client that sent the running cell can answer ``input()``: the
+    execute_request's ``allow_stdin``. JupyterLab, Notebook 7 and VS Code send True (a person
+    is watching, widgets render); nbclient, and so papermill, ``nbconvert --execute`` and
+    Voilà, send False (nobody clicks, and every widget would be saved into the notebook).
+    None: not in a kernel (terminal IPython, a plain shell)."""
+    kernel = getattr(shell, "kernel", None)
+    if kernel is None:
+        return None
+    try:
+        parent = kernel.get_parent("shell")
+    except Exception:  # an older kernel: what it kept of the last execute_request
+        parent = None
+    header = parent.get("header", {}) if isinstance(parent, dict) else {}
+    if isinstance(parent, dict) and header.get("msg_type") == "execute_request":
+        return bool(parent.get("content", {}).get("allow_stdin", False))
+    return bool(getattr(kernel, "_allow_stdin", False))
+
+
 def current_cell_id(shell: Any) -> str | None:
     """The notebook cell running now (JupyterLab sends it with each execute request)."""
     kernel = getattr(shell, "kernel", None)

@@ -74,7 +74,12 @@ class QwenMagics(Magics):
         config=True
     )
     stream = Bool(True, help="Stream answers.").tag(config=True)
-    display = Enum(DISPLAYS, default_value="live", help="live, final or none.").tag(config=True)
+    display = Enum(
+        ("auto", *DISPLAYS),
+        default_value="auto",
+        help="auto (live where a person runs the cell; final in headless runs), live, final "
+        "or none.",
+    ).tag(config=True)
     format = Enum(FORMATS, default_value="markdown", help="markdown or text.").tag(config=True)
     update_interval = Float(0.1, help="Seconds between UI refreshes while streaming.").tag(
         config=True
@@ -280,6 +285,10 @@ class QwenMagics(Magics):
     def _renderer(self, display: str, stoppable: bool = False) -> Any:
         from qwen_magic.render import FinalRenderer, NullRenderer
 
+        if display == "auto":  # headless (nbclient, papermill, nbconvert): no widgets to save
+            from qwen_magic.ipython.kernel import frontend_takes_input
+
+            display = "final" if frontend_takes_input(self.shell) is False else "live"
         if display == "none":
             return NullRenderer()
         if display == "final":
