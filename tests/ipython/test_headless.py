@@ -35,7 +35,11 @@ CELLS = [
 
 def notebook(cells: list[str]) -> Any:
     nb = nbformat.v4.new_notebook()
-    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nb.metadata["kernelspec"] = {
+        "name": "python3",
+        "display_name": "Python 3",
+        "language": "python",
+    }
     nb.cells = [nbformat.v4.new_code_cell(c) for c in cells]
     return nb
 
@@ -87,7 +91,9 @@ def test_papermill_with_its_defaults_saves_no_widgets(tmp_path: Path) -> None:
     papermill = pytest.importorskip("papermill")
     source, executed = tmp_path / "in.ipynb", tmp_path / "out.ipynb"
     nbformat.write(notebook(CELLS), source)
-    papermill.execute_notebook(str(source), str(executed), kernel_name="python3", progress_bar=False)
+    papermill.execute_notebook(
+        str(source), str(executed), kernel_name="python3", progress_bar=False
+    )
 
     nb = nbformat.read(executed, as_version=4)
     assert widget_traces(nb) == []
