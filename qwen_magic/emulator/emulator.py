@@ -13,6 +13,7 @@ from urllib.parse import parse_qs, urlsplit
 
 from qwen_magic.emulator import compat, hostile, native, responses
 from qwen_magic.emulator.faults import ApiError, http_fault, invalid_api_key, not_found_path
+from qwen_magic.emulator.limits import Limits
 from qwen_magic.emulator.records import RecordedRequest
 from qwen_magic.emulator.replies import Reply
 from qwen_magic.emulator.transport import Disconnected, Exchange, parse_json
@@ -86,6 +87,7 @@ class Emulator:
         self._initial_reasoning_event = reasoning_event
         self.reasoning_event = reasoning_event
         self.default_reply = Reply()
+        self.limits = Limits()  # latency, token rate, requests per second (limits.py)
         self.requests: list[RecordedRequest] = []
         self.responses_store: dict[str, dict[str, Any]] = {}
         self._port = port
@@ -183,6 +185,7 @@ class Emulator:
             self.requests.clear()
             self.responses_store.clear()
         self.default_reply = Reply()
+        self.limits = Limits()
         self.reasoning_event = self._initial_reasoning_event
 
     # -- waiting ---------------------------------------------------------------------------
@@ -239,7 +242,8 @@ class Emulator:
             self.requests.append(record)
         self._notify()
         generation = protocol in GENERATION
-        reply = self._next_reply() if generation else Reply()
+        limits, admitted = self.limits, False
+        reply = limits.paced(self._next_reply()) if generation else Reply()
         record.reply = reply if generation else None
         request_id = reply.request_id or str(uuid.uuid4())
         exchange = Exchange(handler, record, reply, request_id, self._stopping)
@@ -254,6 +258,12 @@ class Emulator:
                     raise invalid_api_key()
                 if not protocol:
                     raise not_found_path(path)
+                if generation:
+                    refused = limits.admit()
+                    if refused is not None:
+                        raise refused
+                    admitted = True
+                    exchange.pause(limits.latency)
                 error = http_fault(reply.fault, str(record.model), reply.retry_after)
                 if error is not None:
                     raise error
@@ -271,6 +281,8 @@ class Emulator:
             exchange.abort()
             raise
         finally:
+            if admitted:
+                limits.leave()
             record.finished.set()
 
     def _dispatch(self, protocol: str, exchange: Exchange) -> None:
