@@ -370,6 +370,7 @@ def test_a_saved_notebook_keeps_small_thumbnails_only(emulator, tmp_path, monkey
         "fig = Image.fromarray(np.random.default_rng(6).integers(0, 256, (600, 800, 3), "
         "dtype=np.uint8))\n"
         "%load_ext qwen_magic\n"
+        '%config QwenMagics.display = "live"\n'  # nbclient alone would get the static output
         f"%config QwenMagics.base_url = {emulator.compat_base!r}"
     )
     ask = "%%qwen -c album -i photo.jpg -i {fig}\nWhat changed?"
