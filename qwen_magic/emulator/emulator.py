@@ -11,7 +11,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from qwen_magic.emulator import compat, hostile, native, responses
+from qwen_magic.emulator import batches, compat, hostile, native, responses
 from qwen_magic.emulator.faults import ApiError, http_fault, invalid_api_key, not_found_path
 from qwen_magic.emulator.limits import Limits
 from qwen_magic.emulator.records import RecordedRequest
@@ -90,6 +90,7 @@ class Emulator:
         self.limits = Limits()  # latency, token rate, requests per second (limits.py)
         self.requests: list[RecordedRequest] = []
         self.responses_store: dict[str, dict[str, Any]] = {}
+        self.batches = batches.BatchDesk()  # Files and Batches (and their knobs)
         self._port = port
         self._queue: deque[Reply] = deque()
         self._lock = threading.Lock()
@@ -184,6 +185,7 @@ class Emulator:
             self._queue.clear()
             self.requests.clear()
             self.responses_store.clear()
+        self.batches.clear()
         self.default_reply = Reply()
         self.limits = Limits()
         self.reasoning_event = self._initial_reasoning_event
@@ -229,6 +231,7 @@ class Emulator:
             protocol = "models"
         if not protocol and handler.command == "GET" and "/responses/" in path:
             protocol = "responses-get"
+        protocol = protocol or batches.route(handler.command, path, COMPAT)
         record = RecordedRequest(
             method=handler.command,
             path=path,
@@ -273,6 +276,8 @@ class Emulator:
                     return
                 self._dispatch(protocol, exchange)
             except ApiError as error:
+                if error.foreign:
+                    exchange.request_id = ""  # no x-request-id header, no id in the body
                 module.send_error(exchange, error)
         except Disconnected:
             pass
@@ -300,6 +305,8 @@ class Emulator:
             native.upload_policy(self, exchange)
         elif protocol == "oss-upload":
             native.oss_upload(self, exchange)
+        elif protocol in batches.PROTOCOLS:
+            batches.handle(self.batches, exchange, self._next_reply)
 
     def _authorized(self, record: RecordedRequest) -> bool:
         key = record.api_key
