@@ -96,6 +96,12 @@ def hint_for(
     where = f"region {region!r}" if cloud else base_url
     if "data_inspection" in code or "datainspection" in code:
         return "the content was flagged by the service's inspection: rephrase the prompt."
+    if error.kind == "http" and _over_context(code, error.message):
+        return (
+            "the prompt is longer than the model's context window (a chat's earlier turns, "
+            "files and images count too): shorten it, or start the chat afresh "
+            "(`%qwencmd reset NAME`)."
+        )
     if error.kind == "server":
         if cloud:
             return (
@@ -153,6 +159,19 @@ def hint_for(
     if status == 400:
         return "a parameter was rejected: check the options you passed (see `%qwen?`)."
     return ""
+
+
+def _over_context(code: str, message: str) -> bool:
+    """A prompt over the context window: llama.cpp's ``exceed_context_size_error``, OpenAI's
+    ``context_length_exceeded``, vLLM's "maximum context length", DashScope's "Range of input
+    length"."""
+    text = message.lower()
+    return (
+        "context" in code
+        or "maximum context length" in text
+        or "context size" in text
+        or "range of input length" in text
+    )
 
 
 def error_body_fields(body: Any) -> dict[str, Any]:
