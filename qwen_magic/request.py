@@ -39,6 +39,9 @@ class Request:
     history: list[dict[str, Any]] = field(default_factory=list)
     thinking: bool | None = None
     thinking_budget: int | None = None
+    # How thinking and its budget are sent on chat/responses: "enable_thinking" (DashScope's
+    # top-level keys), "chat_template_kwargs" (vLLM, SGLang, llama.cpp) or "both".
+    thinking_param: str = "enable_thinking"
     temperature: float | None = None
     top_p: float | None = None
     max_tokens: int | None = None

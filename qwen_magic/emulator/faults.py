@@ -24,11 +24,16 @@ class ApiError(Exception):
     sse: bool = False
     mislabelled: bool = False
     headers: dict[str, str] = field(default_factory=dict)
+    # As llama.cpp and vLLM answer: the code is the HTTP status (a number), the kind is in
+    # "type", and there is no request id (neither in the body nor in an x-request-id header).
+    foreign: bool = False
 
     def __str__(self) -> str:
         return f"{self.status} {self.code}: {self.message}"
 
     def compat_error(self) -> dict[str, object]:
+        if self.foreign:
+            return {"code": self.status, "message": self.message, "type": self.compat_type}
         return {
             "code": self.compat_code,
             "param": self.param,
@@ -37,12 +42,16 @@ class ApiError(Exception):
         }
 
     def compat_body(self, request_id: str, completion_id: str | None = None) -> dict[str, object]:
-        body: dict[str, object] = {"error": self.compat_error(), "request_id": request_id}
+        body: dict[str, object] = {"error": self.compat_error()}
+        if not self.foreign:
+            body["request_id"] = request_id
         if completion_id:
             body["id"] = completion_id
         return body
 
     def native_body(self, request_id: str) -> dict[str, object]:
+        if self.foreign:
+            return {"code": self.status, "message": self.message}
         return {"code": self.code, "message": self.message, "request_id": request_id}
 
 
@@ -99,6 +108,15 @@ def http_fault(fault: str | None, model: str, retry_after: str = "1") -> ApiErro
         error.sse = fault != "http_400"
         error.mislabelled = fault == "http_400_mislabelled"
         return error
+    if fault == "llama_400":
+        return ApiError(
+            400,
+            "exceed_context_size_error",
+            "request (5013 tokens) exceeds the available context size (4096 tokens), try "
+            "increasing it",
+            compat_type="exceed_context_size_error",
+            foreign=True,
+        )
     if fault == "data_inspection":
         return data_inspection()
     if fault == "http_401":

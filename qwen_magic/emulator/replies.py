@@ -13,6 +13,7 @@ FAULTS = (
     "http_400",
     "http_400_sse",
     "http_400_mislabelled",
+    "llama_400",
     "data_inspection",
     "http_401",
     "http_403",
@@ -41,7 +42,8 @@ class Reply:
     assistant message; {"echo": …} in JSON mode). reasoning: the thinking text when the request
     thinks (default "The user asked: …"; "" for none). chunks / reasoning_chunks: number of
     delta frames (default one per word). delay: seconds before each frame. fault: one of
-    FAULTS — the http_* kinds and data_inspection answer with the protocol's real error body;
+    FAULTS — the http_* kinds and data_inspection answer with the protocol's real error body,
+    llama_400 with llama.cpp's (a numeric code, no request id: a prompt over the context);
     stall waits `delay` before any byte; cut, error_frame and malformed strike after
     `fault_after` frames (default half of them); empty sends no text; split_utf8 writes the
     stream in pieces that cut multi-byte characters; the hostile-server faults (empty_stream,

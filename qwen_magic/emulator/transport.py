@@ -92,7 +92,8 @@ class Exchange:
         self.record.status = status
         h.send_response(status)
         h.send_header("Content-Type", content_type)
-        h.send_header("x-request-id", self.request_id)
+        if self.request_id:
+            h.send_header("x-request-id", self.request_id)
         for name, value in (headers or {}).items():
             h.send_header(name, value)
         if length is None:

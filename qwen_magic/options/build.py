@@ -147,6 +147,17 @@ def _hosts(url: str, api: str) -> dict[str, str | None]:
     }
 
 
+def thinking_param(setting: str, endpoint: Endpoint) -> str:
+    """How --think/--no-think are sent. ``auto``: DashScope's top-level ``enable_thinking``
+    for Alibaba Cloud (and the emulator standing in for it); for any other --base-url the
+    ``chat_template_kwargs`` that vLLM, SGLang and llama.cpp read (they ignore the other)."""
+    if setting != "auto":
+        return setting
+    if endpoint.region is not None or is_model_studio_host(endpoint.host):
+        return "enable_thinking"
+    return "chat_template_kwargs"
+
+
 def is_local(host: str) -> bool:
     return host in ("localhost", "127.0.0.1", "::1") or host.endswith(".local")
 
@@ -210,6 +221,7 @@ def build_request(prompt: str, options: dict[str, Any], defaults: Any) -> Reques
         system=pick("system"),
         thinking=pick("thinking"),
         thinking_budget=pick("thinking_budget"),
+        thinking_param=thinking_param(getattr(defaults, "thinking_param", "auto"), endpoint),
         temperature=temperature,
         top_p=top_p,
         max_tokens=options.get("max_tokens"),

@@ -8,10 +8,10 @@ from typing import Any
 
 from qwen_magic.errors import ServiceError
 from qwen_magic.events import Event, Failed, Finished, ReasoningDelta, Started, Usage
-from qwen_magic.messages import chat_messages, sampling_options, thinking_options
+from qwen_magic.messages import chat_messages, sampling_options
 from qwen_magic.providers.attempts import Attempts, retrying
 from qwen_magic.providers.guard import ReadGuard, guarding
-from qwen_magic.providers.openai_common import failure, openai_client
+from qwen_magic.providers.openai_common import failure, openai_client, thinking_body
 from qwen_magic.providers.think_tags import ThinkTagSplitter
 from qwen_magic.providers.wire import (
     NO_EVENTS,
@@ -114,6 +114,7 @@ class ChatStream:
         reasoning = _reasoning_of(message)
         if reasoning:
             self.started = True
+            yield from self.splitter.off()  # the server splits reasoning from the answer
             yield ReasoningDelta(reasoning)
         content = message.content
         if content:
@@ -190,7 +191,7 @@ class ChatProvider:
             args["max_tokens"] = req.max_tokens
         if req.json_mode:
             args["response_format"] = {"type": "json_object"}
-        extra = thinking_options(req)
+        extra = thinking_body(req)
         if extra:
             args["extra_body"] = extra
         return args

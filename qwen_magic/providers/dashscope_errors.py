@@ -12,6 +12,7 @@ from typing import Any
 
 from qwen_magic.errors import ServiceError, error_body_fields, html_error
 from qwen_magic.masking import redact
+from qwen_magic.providers.wire import error_code
 
 
 def from_dashscope_response(response: Any, *, started: bool) -> ServiceError:
@@ -32,7 +33,7 @@ def from_dashscope_response(response: Any, *, started: bool) -> ServiceError:
         "stream" if started else "http",
         str(message or f"HTTP {status}"),
         status=None if started else status,
-        code=response.get("code") or None,
+        code=error_code(response.get("code")),
         request_id=response.get("request_id") or None,
     )
     retry_after = _header(response.get("headers"), "retry-after")
@@ -69,7 +70,7 @@ def _framed_error(body: str, status: int | None) -> ServiceError | None:
         "http",
         str(fields.get("message") or f"HTTP {status}"),
         status=status,
-        code=fields.get("code"),
+        code=error_code(fields.get("code"), fields.get("type")),
         request_id=fields.get("request_id"),
     )
 

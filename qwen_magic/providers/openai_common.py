@@ -16,10 +16,31 @@ import threading
 from typing import Any
 
 from qwen_magic.errors import ServiceError, error_body_fields, html_error, is_service_failure
+from qwen_magic.messages import thinking_options
 from qwen_magic.providers.guard import ReadGuard, current
-from qwen_magic.providers.wire import BadReply, not_json, undecodable
+from qwen_magic.providers.wire import BadReply, error_code, not_json, undecodable
+from qwen_magic.request import Request
 
 _clients: dict[tuple[Any, ...], Any] = {}
+
+
+def thinking_body(request: Request) -> dict[str, Any]:
+    """The thinking switches for an OpenAI-style body (``extra_body``), in the form the server
+    reads (``Request.thinking_param``): DashScope's top-level ``enable_thinking`` and
+    ``thinking_budget``; or ``chat_template_kwargs.enable_thinking``, which vLLM, SGLang and
+    llama.cpp hand to the model's chat template, with llama.cpp's ``thinking_budget_tokens``."""
+    style = request.thinking_param
+    body: dict[str, Any] = {}
+    if style in ("enable_thinking", "both"):
+        body.update(thinking_options(request))
+    if style in ("chat_template_kwargs", "both"):
+        if request.thinking is not None:
+            body["chat_template_kwargs"] = {"enable_thinking": request.thinking}
+        if request.thinking_budget is not None:
+            body["thinking_budget_tokens"] = request.thinking_budget
+    return body
+
+
 _lock = threading.Lock()
 
 
@@ -144,7 +165,7 @@ def from_openai_error(exc: Exception, *, started: bool = False) -> ServiceError:
             "http",
             str(fields.get("message") or exc.message),
             status=exc.status_code,
-            code=fields.get("code") or fields.get("type"),
+            code=error_code(fields.get("code"), fields.get("type")),
             request_id=request_id if isinstance(request_id, str) else exc.request_id,
         )
         retry_after = response.headers.get("retry-after")
@@ -156,7 +177,7 @@ def from_openai_error(exc: Exception, *, started: bool = False) -> ServiceError:
         return ServiceError(
             "stream",
             str(fields.get("message") or exc.message),
-            code=fields.get("code") or exc.code,
+            code=error_code(fields.get("code") or exc.code, fields.get("type")),
             request_id=getattr(exc, "request_id", None),
         )
     return ServiceError("stream", f"{type(exc).__name__}: {exc}")

@@ -15,12 +15,20 @@ from typing import Any
 
 from qwen_magic.errors import ServiceError
 from qwen_magic.events import Event, Failed, Finished, ReasoningDelta, Started, Usage
-from qwen_magic.messages import responses_input, sampling_options, thinking_options
+from qwen_magic.messages import responses_input, sampling_options
 from qwen_magic.providers.attempts import Attempts, retrying
 from qwen_magic.providers.guard import ReadGuard, guarding
-from qwen_magic.providers.openai_common import failure, openai_client
+from qwen_magic.providers.openai_common import failure, openai_client, thinking_body
 from qwen_magic.providers.think_tags import ThinkTagSplitter
-from qwen_magic.providers.wire import NO_EVENTS, BadReply, count, describe, not_a_stream, text
+from qwen_magic.providers.wire import (
+    NO_EVENTS,
+    BadReply,
+    count,
+    describe,
+    error_code,
+    not_a_stream,
+    text,
+)
 from qwen_magic.request import Request
 
 # Which one DashScope sends is not settled (docs/wire.md §3.3, §8.2): accept both.
@@ -68,7 +76,7 @@ def failure_of(source: Any) -> ServiceError:
     return ServiceError(
         "stream",
         str(getattr(source, "message", None) or "the response failed"),
-        code=getattr(source, "code", None),
+        code=error_code(getattr(source, "code", None), getattr(source, "type", None)),
     )
 
 
@@ -105,6 +113,7 @@ class ResponsesStream:
                 if type(delta) is not str:
                     raise BadReply(f"a {kind} event's delta is {describe(delta)}, not text")
                 self.started = True
+                yield from self.splitter.off()  # the server splits reasoning from the answer
                 yield ReasoningDelta(delta)
         elif kind == "response.output_text.delta":
             delta = event.delta
@@ -157,6 +166,7 @@ class ResponsesStream:
                 parts = getattr(item, "content", None) or []
                 answer += _texts(parts, f"output[{index}]", "output_text")
         if reasoning:
+            yield from self.splitter.off()
             yield ReasoningDelta("".join(reasoning))
         if "".join(answer):
             yield from self.splitter.feed("".join(answer))
@@ -241,7 +251,7 @@ class ResponsesProvider:
             args["max_output_tokens"] = req.max_tokens
         if req.json_mode:
             args["text"] = {"format": {"type": "json_object"}}
-        extra = {**thinking_options(req), **sampling}
+        extra = {**thinking_body(req), **sampling}
         if extra:
             args["extra_body"] = extra
         return args

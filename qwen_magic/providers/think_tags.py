@@ -59,6 +59,16 @@ class ThinkTagSplitter:
             self.buffer = self.buffer[len(ready) :]
             return
 
+    def off(self) -> Iterator[TextDelta]:
+        """The server sends its reasoning in a field of its own (``reasoning_content``): the
+        answer is the answer, even if it starts with ``<think>``. What was held back while a
+        tag might have been arriving is answer text."""
+        if self.mode == "start":
+            self.mode = "answer"
+            rest, self.buffer = self.buffer, ""
+            if rest:
+                yield TextDelta(rest)
+
     def flush(self) -> Iterator[ReasoningDelta | TextDelta]:
         rest, self.buffer = self.buffer, ""
         if not rest:

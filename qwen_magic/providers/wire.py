@@ -53,6 +53,19 @@ def count(value: Any, where: str) -> int | None:
     raise BadReply(f"{where} is {describe(value)}, not a token count")
 
 
+def error_code(code: Any, kind: Any = None) -> str | None:
+    """An error's code as text. DashScope sends a name (``"invalid_api_key"``); llama.cpp and
+    vLLM send the HTTP status as a number and name the error in ``type``
+    (``"exceed_context_size_error"``): the name is what helps, the number is already shown."""
+    if isinstance(code, str) and code.strip():
+        return code
+    if isinstance(kind, str) and kind.strip():
+        return kind
+    if isinstance(code, bool) or code is None or code == "":
+        return None
+    return str(code)
+
+
 def field(obj: Any, name: str) -> Any:
     """``obj.name`` of an SDK object or ``obj[name]`` of a dict; None when absent."""
     if isinstance(obj, dict):
