@@ -22,6 +22,7 @@ from nbclient import NotebookClient  # noqa: E402 - after the skip
 
 from qwen_magic.testing.kernel import Kernel  # noqa: E402
 
+QUICKSTART = Path(__file__).resolve().parents[2] / "notebooks" / "quickstart.ipynb"
 WIDGET_STATE = "application/vnd.jupyter.widget-state+json"
 WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
 
@@ -65,13 +66,13 @@ def assert_answered_statically(nb: Any) -> None:
     assert nb.cells[3].outputs[0]["text"].strip() == "None None True"
 
 
-def assert_html_loads_no_widget_script(nb: Any) -> None:
+def assert_html_loads_no_widget_script(nb: Any, answer: str = "Echo: Why is the sky blue?") -> None:
     from nbconvert import HTMLExporter
 
     html, _ = HTMLExporter().from_notebook_node(nb)
     assert "@jupyter-widgets/html-manager" not in html
     assert WIDGET_STATE not in html and WIDGET_VIEW not in html
-    assert "Echo: Why is the sky blue?" in html
+    assert answer in html
 
 
 @pytest.mark.filterwarnings("ignore::DeprecationWarning")
@@ -87,18 +88,19 @@ def test_nbclient_with_its_defaults_saves_no_widgets(tmp_path: Path) -> None:
 
 
 @pytest.mark.filterwarnings("ignore::DeprecationWarning")
-def test_papermill_with_its_defaults_saves_no_widgets(tmp_path: Path) -> None:
+def test_papermill_run_of_the_quickstart_saves_no_widgets(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     papermill = pytest.importorskip("papermill")
-    source, executed = tmp_path / "in.ipynb", tmp_path / "out.ipynb"
-    nbformat.write(notebook(CELLS), source)
+    monkeypatch.delenv("DASHSCOPE_API_KEY", raising=False)  # the quickstart's emulator path
+    executed = tmp_path / "quickstart.ipynb"
     papermill.execute_notebook(
-        str(source), str(executed), kernel_name="python3", progress_bar=False
+        str(QUICKSTART), str(executed), kernel_name="python3", progress_bar=False
     )
 
     nb = nbformat.read(executed, as_version=4)
     assert widget_traces(nb) == []
-    assert_answered_statically(nb)
-    assert_html_loads_no_widget_script(nb)
+    assert_html_loads_no_widget_script(nb, "Echo: In two sentences: why is the sky blue?")
 
 
 @pytest.mark.filterwarnings("ignore::DeprecationWarning")
