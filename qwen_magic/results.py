@@ -19,15 +19,16 @@ from qwen_magic.result import Result
 
 def total_usage(results: Sequence[Result | None]) -> Usage:
     """Token totals over many answers (a count no answer reported stays None)."""
-    total = Usage()
+    names = ("input_tokens", "output_tokens", "reasoning_tokens", "cached_tokens")
+    totals: dict[str, int | None] = dict.fromkeys(names)
     for result in results:
         if result is None:
             continue
-        for name in ("input_tokens", "output_tokens", "reasoning_tokens", "cached_tokens"):
+        for name in names:
             value = getattr(result.usage, name, None)
             if value is not None:
-                setattr(total, name, (getattr(total, name) or 0) + value)
-    return total
+                totals[name] = (totals[name] or 0) + value
+    return Usage(**totals)
 
 
 @dataclass

@@ -22,6 +22,7 @@ from IPython.core.magic_arguments import (
 )
 
 from qwen_magic.request import APIS, FORMATS, PRESETS
+from qwen_magic.variants import floats, ints
 
 
 @dataclass(frozen=True)
@@ -101,7 +102,8 @@ GROUPS = (
         (
             Option(
                 ("-m", "--model"),
-                "Model name, e.g. qwen3.5-plus (the default), qwen-plus, qwen3-max.",
+                "Model name, e.g. qwen3.5-plus (the default), qwen-plus, qwen3-max. A comma list "
+                "(-m qwen-plus,qwen-max) compares the models side by side.",
                 {"metavar": "NAME"},
             ),
             Option(
@@ -151,12 +153,20 @@ GROUPS = (
             ),
             Option(
                 ("-t", "--temperature"),
-                "Sampling temperature in [0, 2).",
-                {"type": float, "metavar": "X"},
+                "Sampling temperature in [0, 2); a comma list (-t 0.1,0.9) compares side by side.",
+                {"type": floats, "metavar": "X"},
             ),
-            Option(("--top-p",), "Nucleus sampling in (0, 1].", {"type": float, "metavar": "X"}),
+            Option(
+                ("--top-p",),
+                "Nucleus sampling in (0, 1]; a comma list compares.",
+                {"type": floats, "metavar": "X"},
+            ),
             Option(("--max-tokens",), "At most N tokens of answer.", {"type": int, "metavar": "N"}),
-            Option(("--seed",), "Seed for repeatable sampling.", {"type": int, "metavar": "N"}),
+            Option(
+                ("--seed",),
+                "Seed for repeatable sampling; a comma list compares.",
+                {"type": ints, "metavar": "N"},
+            ),
             Option(
                 ("--stop",),
                 "A stop sequence (repeatable): the answer ends before it.",
@@ -273,11 +283,51 @@ GROUPS = (
     ),
     Group(
         "Many answers",
-        "Coming next: one prompt over each row of a list or DataFrame (--each), and answers "
-        "side by side for several models or settings (-m a,b, -t 0.1,0.9). Until then, ask "
-        "each variant in its own cell; %config QwenMagics.concurrency (1 to 64) will bound how "
-        "many run at once.",
-        (),
+        "One prompt over your data, or several models and settings side by side. Every "
+        "request is built (and checked) before the first is sent; they run concurrently on "
+        "one live view with one Stop, which keeps the answers that finished. 429s and "
+        "failures before the first token are retried (honouring Retry-After), and fewer run "
+        "at once while the service rate-limits; an answer that began streaming is never "
+        "retried. -c/--chat can't be combined with these.",
+        (
+            Option(
+                ("--each",),
+                "Ask the prompt once per item of NAME: a list, tuple, range, pandas Series, or "
+                "DataFrame (one item per row). In the prompt, {item} is the item, {i} its "
+                "position (from 0), and for DataFrame rows (or dicts) {row.col} / "
+                '{row["col"]} a column. Shows one progress view, then a compact table; -o and '
+                "_qwen get a Results in input order (.texts, .errors, .usage, .to_pandas()). "
+                "An item that fails is recorded and the rest go on.",
+                {"metavar": "NAME"},
+            ),
+            Option(
+                ("--concurrency",),
+                "At most N requests at a time (1 to 64; default QwenMagics.concurrency). "
+                "Halved while the service answers 429, grown back as requests succeed.",
+                {"type": int, "metavar": "N"},
+            ),
+            Option(
+                ("-n",),
+                "K samples of the same prompt, side by side (K requests).",
+                {"type": int, "metavar": "K", "dest": "n"},
+            ),
+            Option(
+                ("--vary",),
+                "Compare a setting's values: --vary think runs thinking on and off side by side.",
+                {"choices": ("think",), "action": "append"},
+            ),
+            Option(
+                ("--batch",),
+                "With --each: submit a provider Batch job instead of streaming (half price, "
+                "runs for hours on the service); -o gets the job.",
+                {"action": "store_true"},
+            ),
+            Option(
+                ("--window",),
+                "With --batch: the completion window, e.g. 24h (the default).",
+                {"metavar": "TIME"},
+            ),
+        ),
     ),
 )
 

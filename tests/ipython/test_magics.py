@@ -214,7 +214,7 @@ def test_widgets_are_closed_after_the_answer(ip, emulator) -> None:
         ("--region mars", "Unknown region 'mars'"),
         ("--bogus", "unrecognized arguments: --bogus"),
         ("--api soap", "invalid choice: 'soap'"),
-        ("-m qwen-plus,qwen-max", "in its own cell"),
+        ("-m qwen-plus,", "has an empty model name"),
         ("-o 1x", "-o/--out needs a Python variable name"),
         ("-o get_ipython", "-o get_ipython would replace IPython's own 'get_ipython'"),
         ("-o exit", "would replace IPython's own 'exit'"),

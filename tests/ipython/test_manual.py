@@ -42,7 +42,7 @@ def test_help_reads_as_plain_text_in_the_pager(ip) -> None:
     assert "Examples:" in doc and "%%qwen -c trip -o r --json" in doc
     words = " ".join(doc.split())
     assert "%%bash" in words and "%config QwenMagics.interpolate_calls" in words  # % survives
-    assert "Coming next" in doc  # the many-answers group says what is coming
+    assert "{row.col}" in words and "-m qwen-plus,qwen-max" in words  # many answers, told
     with capture_output() as cap:
         ip.run_cell("%qwen?")
     assert "Thinking & sampling:" in cap.stdout

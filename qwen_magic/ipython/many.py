@@ -1,0 +1,398 @@
+"""Many answers from one cell: ``--each NAME`` (one prompt per item) and compare (``-m a,b``,
+``-t 0.1,0.9``, ``--top-p``, ``--seed``, ``--vary think``, ``-n K``).
+
+Everything is checked and every Request built before the first is sent: a bad name, an
+empty list or a missing column is one UsageError, and nothing was asked. The runs go through
+the runner on one clock (``--concurrency N`` at a time, fewer while the service says 429);
+``-o`` and ``_qwen`` get a ``Results`` (input order) or a ``Comparison`` (keyed by variant).
+"""
+
+from __future__ import annotations
+
+import ast
+import sys
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from qwen_magic.errors import QwenUsageError, ServiceError
+from qwen_magic.request import Request
+from qwen_magic.result import Result
+from qwen_magic.results import Comparison, Results
+
+MAX_CONCURRENCY = 64
+PLACEHOLDERS = ("item", "i", "row")
+
+
+class Row(Mapping[str, Any]):
+    """A DataFrame row (or a dict item) in a prompt: ``{row.col}`` and ``{row["col"]}``; a
+    missing column says which columns there are."""
+
+    def __init__(self, values: Mapping[str, Any]) -> None:
+        self._values = dict(values)
+
+    def __getitem__(self, key: str) -> Any:
+        try:
+            return self._values[key]
+        except KeyError:
+            raise KeyError(self._missing(key)) from None
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("_"):
+            raise AttributeError(name)
+        try:
+            return self._values[name]
+        except KeyError:
+            raise AttributeError(self._missing(name)) from None
+
+    def _missing(self, name: str) -> str:
+        columns = ", ".join(map(str, self._values)) or "none"
+        return f"no column {name!r} (the columns are: {columns})"
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._values)
+
+    def __len__(self) -> int:
+        return len(self._values)
+
+    def __str__(self) -> str:
+        return ", ".join(f"{k}: {v}" for k, v in self._values.items())
+
+    __repr__ = __str__
+
+
+def resolve_items(name: str, namespace: dict[str, Any]) -> list[Any]:
+    """The items of ``--each NAME``: a list, tuple, range, pandas Series (its values), a
+    DataFrame (one dict per row), or any other finite iterable that is not text or a dict."""
+    from qwen_magic.expressions import evaluate, is_data, root_name
+
+    try:
+        tree = ast.parse(name.strip(), mode="eval")
+    except SyntaxError:
+        tree = None
+    root = root_name(tree) if tree is not None else None
+    if tree is None or root is None or not is_data(tree):
+        raise QwenUsageError(
+            f"--each {name!r} is not a variable: give the name of a list, Series or DataFrame "
+            "defined in this notebook, e.g. --each questions or --each df."
+        )
+    if root not in namespace:
+        raise QwenUsageError(
+            f"--each {name}: {root!r} is not defined in this notebook. Define it in a cell "
+            "above (e.g. questions = ['...', '...']), then run this cell again."
+        )
+    value = evaluate(tree, namespace, f"--each {name}")
+    if hasattr(value, "iterrows") and hasattr(value, "columns"):  # a pandas DataFrame
+        rows = value.itertuples(index=False, name=None)
+        items: list[Any] = [dict(zip(value.columns, row, strict=True)) for row in rows]
+    elif isinstance(value, str | bytes | bytearray | Mapping):
+        kind = type(value).__name__
+        raise QwenUsageError(
+            f"--each {name} is a {kind}, not a list of items: put the items in a list (e.g. "
+            f"{name} = [...]), or pass a list, tuple, range, Series or DataFrame."
+            + (" For a dict: list(d.values()) or list(d.items())." if kind == "dict" else "")
+        )
+    else:
+        try:
+            series = hasattr(value, "tolist") and hasattr(value, "index")  # its values, not index
+            items = list(value.tolist() if series else value)
+        except TypeError:
+            raise QwenUsageError(
+                f"--each {name} is a {type(value).__name__}, which has no items: pass a list, "
+                "tuple, range, pandas Series or DataFrame."
+            ) from None
+    if not items:
+        raise QwenUsageError(f"--each {name} is empty: there is nothing to ask.")
+    return items
+
+
+def item_label(item: Any) -> str:
+    return str(Row(item)) if isinstance(item, Mapping) else str(item)
+
+
+@dataclass
+class ManyCall:
+    """A parsed many-answer cell, ready to run."""
+
+    kind: str  # "each" or "compare"
+    requests: list[Request]
+    titles: list[str]
+    display: str
+    out: str | None
+    concurrency: int
+    items: list[Any] = field(default_factory=list)
+    prompts: list[str] = field(default_factory=list)
+    keys: list[Any] = field(default_factory=list)
+    batch: bool = False  # --batch: a provider Batch job (qwen_magic.batch), not streamed
+    window: str | None = None  # --window
+
+
+def wants_many(args: Any) -> bool:
+    """Whether this cell asks more than one question."""
+    model = getattr(args, "model", None)
+    return bool(
+        getattr(args, "each", None)
+        or (isinstance(model, str) and "," in model)
+        or any(isinstance(getattr(args, n, None), list) for n in ("temperature", "top_p", "seed"))
+        or getattr(args, "vary", None)
+        or (getattr(args, "n", None) or 1) > 1
+    )
+
+
+def prepare(magics: Any, args: Any, prompt: str) -> ManyCall:
+    """Check everything and build every Request, before any is sent."""
+    from qwen_magic.ipython.checks import check_options, check_out_name
+    from qwen_magic.variants import dimensions, expand
+
+    if args.out is not None:
+        check_out_name(args.out, magics.shell)
+    options = vars(args).copy()
+    dims = dimensions(options)
+    if args.chat:
+        what = f"--each {args.each}" if args.each else "a compare"
+        raise QwenUsageError(
+            f"-c/--chat can't be combined with {what}: a chat has one history, and each answer "
+            "would need its own. Drop -c, or ask in the chat one question per cell."
+        )
+    if (args.batch or args.window) and not args.each:
+        raise QwenUsageError(
+            "--batch (and --window) submit one prompt per item: add --each NAME (a list or "
+            "DataFrame), or drop --batch to ask this prompt now."
+        )
+    if args.each and dims:
+        raise QwenUsageError(
+            "--each and a compare (-m a,b, -t 0.1,0.9, --vary, -n) can't be combined yet: run "
+            "the --each cell once per model or setting (e.g. -o plus and -o max)."
+        )
+    concurrency = _concurrency(args, magics)
+    display = "none" if args.quiet else magics.display
+    namespace = magics.shell.user_ns if magics.shell else {}
+    calls = bool(args.interpolate_calls or magics.interpolate_calls)
+    shared: list[Any] = []
+    if args.image or args.video:
+        from qwen_magic.media.sources import load_media
+
+        shared = load_media(args.image or [], args.video or [], [], namespace, calls)
+    for name in ("model", "temperature", "top_p", "seed"):  # each variant sets its own
+        value = options.get(name)
+        if isinstance(value, list) or (name == "model" and isinstance(value, str) and "," in value):
+            options[name] = None
+    check_options(options)
+    if args.each:
+        items = resolve_items(args.each, namespace)
+        prompts, requests = _each_requests(magics, args, prompt, items, options, shared, calls)
+        return ManyCall(
+            "each", requests, [item_label(x) for x in items], display, args.out, concurrency,
+            items=items, prompts=prompts, batch=bool(args.batch), window=args.window,
+        )  # fmt: skip
+    filled, media = _fill(prompt, namespace, args.raw, calls)
+    options["media"] = shared + media
+    variants = expand(dims)
+    requests = [_build(magics, filled, {**options, **v.options}) for v in variants]
+    return ManyCall(
+        "compare", requests, [v.title for v in variants], display, args.out,
+        max(concurrency, min(len(requests), MAX_CONCURRENCY)),
+        prompts=[filled] * len(requests), keys=[v.key for v in variants],
+    )  # fmt: skip
+
+
+def _concurrency(args: Any, magics: Any) -> int:
+    given = getattr(args, "concurrency", None)
+    if given is None:
+        return int(magics.concurrency)
+    if not 1 <= given <= MAX_CONCURRENCY:
+        raise QwenUsageError(
+            f"--concurrency {given}: give 1 to {MAX_CONCURRENCY} requests at a time (the "
+            "service's rate limit also caps it: on 429s fewer run at once, automatically)."
+        )
+    return int(given)
+
+
+def _fill(
+    prompt: str,
+    namespace: dict[str, Any],
+    raw: bool,
+    calls: bool,
+    where: str = "",
+    note: bool = True,
+) -> tuple[str, list[Any]]:
+    """The prompt with its ``{...}`` filled (``where`` prefixes an error), and its images."""
+    if raw:
+        return prompt, []
+    from qwen_magic.ipython.interpolate import interpolate_with_media, kept_note
+
+    try:
+        filled = interpolate_with_media(prompt, namespace, calls=calls)
+    except QwenUsageError as exc:
+        raise QwenUsageError(f"{where}{exc}") from None
+    if filled.kept and note:
+        print(kept_note(filled.kept, calls), file=sys.stderr)
+    media: list[Any] = []
+    if filled.media:
+        from qwen_magic.media.sources import load_media
+
+        media = load_media([], [], filled.media, namespace, calls)
+    return filled.text, media
+
+
+def _each_requests(
+    magics: Any,
+    args: Any,
+    template: str,
+    items: list[Any],
+    options: dict[str, Any],
+    shared: list[Any],
+    calls: bool,
+) -> tuple[list[str], list[Request]]:
+    if not args.raw and not any(f"{{{p}" in template for p in PLACEHOLDERS):
+        print(
+            "qwen: the prompt uses none of {item}, {i}, {row.col}: every item gets the same "
+            "prompt (-n K asks one prompt K times).",
+            file=sys.stderr,
+        )
+    namespace = dict(magics.shell.user_ns) if magics.shell else {}
+    prompts, requests = [], []
+    for index, item in enumerate(items):
+        row = Row(item) if isinstance(item, Mapping) else item
+        namespace.update(item=row, i=index, row=row)
+        where = f"--each {args.each}, item {index}: "
+        text, media = _fill(template, namespace, args.raw, calls, where, note=index == 0)
+        prompts.append(text)
+        try:
+            requests.append(_build(magics, text, {**options, "media": shared + media}))
+        except QwenUsageError as exc:
+            raise QwenUsageError(f"{where}{exc}") from None
+    return prompts, requests
+
+
+def _build(magics: Any, prompt: str, options: dict[str, Any]) -> Request:
+    from qwen_magic.options.build import build_request
+
+    return build_request(prompt, options, magics)
+
+
+# ---------------------------------------------------------------------------------- running
+def _view(magics: Any, call: ManyCall, stoppable: bool, pacer: Any) -> Any:
+    from qwen_magic.render import FinalRenderer, NullRenderer
+
+    display = call.display
+    if display == "none":
+        return NullRenderer()
+    terminal = magics.shell is None or _is_terminal(magics.shell)
+    if call.kind == "each" and not terminal:
+        from qwen_magic.render.progress import ProgressView
+
+        return ProgressView(
+            call.titles,
+            stoppable=stoppable,
+            level=lambda: (pacer.limit, pacer.ceiling),
+            final=display == "final",
+        )
+    if display == "final":
+        return FinalRenderer(call.titles)
+    if terminal:
+        from qwen_magic.render.terminal import TerminalRenderer
+
+        return TerminalRenderer(titles=call.titles)
+    from qwen_magic.render.live import LiveRenderer
+
+    return LiveRenderer(stoppable=stoppable, titles=call.titles)
+
+
+def run(magics: Any, call: ManyCall) -> Results | Comparison:
+    """Run synchronously (Ctrl-C stops every run and keeps what finished)."""
+    from qwen_magic.pacing import Pacer
+    from qwen_magic.runner import execute_many
+
+    if call.batch:
+        return submit_batch(magics, call)
+    pacer = Pacer(call.concurrency)
+    view = _view(magics, call, False, pacer)
+    try:
+        results = execute_many(
+            call.requests, view, magics.update_interval, call.concurrency, pacer=pacer
+        )
+    except Exception as exc:  # a bug: every item still gets a Result, with the error
+        results = _failed(call, exc)
+    return conclude(magics, call, results)
+
+
+async def run_async(magics: Any, call: ManyCall) -> Results | Comparison:
+    """Run as a coroutine on the kernel's loop: Stop and the interrupt end every run."""
+    import asyncio
+
+    from qwen_magic.pacing import Pacer
+    from qwen_magic.runner import execute_many_async
+
+    if call.batch:
+        return submit_batch(magics, call)
+    pacer = Pacer(call.concurrency)
+    view = _view(magics, call, True, pacer)
+    try:
+        results = await execute_many_async(
+            call.requests, view, magics.update_interval, call.concurrency, pacer=pacer
+        )
+    except (KeyboardInterrupt, asyncio.CancelledError):  # one the runner missed
+        task = asyncio.current_task()
+        if task is not None and hasattr(task, "uncancel"):
+            task.uncancel()
+        results = _failed(call, None)
+    except Exception as exc:
+        results = _failed(call, exc)
+    return conclude(magics, call, results)
+
+
+def submit_batch(magics: Any, call: ManyCall) -> Any:
+    """``--each NAME --batch``: hand the checked requests to the provider Batch API (the
+    ``qwen_magic.batch`` module's ``submit_each(magics, call) -> BatchJob``); nothing streams."""
+    import importlib
+
+    try:
+        submit_each: Any = importlib.import_module("qwen_magic.batch").submit_each
+    except (ImportError, AttributeError):
+        raise QwenUsageError(
+            "--batch is not available in this version: drop --batch to ask the items now."
+        ) from None
+    job = submit_each(magics, call)
+    magics._store(job, call.out)
+    return job
+
+
+def conclude(magics: Any, call: ManyCall, results: list[Result]) -> Results | Comparison:
+    """Record usage, store in ``-o`` and ``_qwen``, and say so when failures were hidden."""
+    for result in results:
+        magics._after(result)
+    stopped = any(r.interrupted for r in results)
+    value: Results | Comparison
+    if call.kind == "each":
+        value = Results(results, list(call.items), list(call.prompts), stopped)
+    else:
+        value = Comparison(list(call.keys), results, list(call.titles))
+    magics._store(value, call.out)
+    failed = [r for r in results if r.error is not None]
+    if call.display == "none" and failed:
+        print(
+            f"qwen: {len(failed)} of {len(results)} answers failed "
+            f"(first: {failed[0].error.summary()}); see .errors.",  # type: ignore[union-attr]
+            file=sys.stderr,
+        )
+    return value
+
+
+def _failed(call: ManyCall, exc: Exception | None) -> list[Result]:
+    from qwen_magic.masking import redact
+
+    error = None
+    if exc is not None:
+        error = ServiceError("internal", redact(f"{type(exc).__name__}: {exc}"))
+        error.hint = "this is a bug in qwen_magic: please report it."
+        print(f"qwen: {error.summary()}", file=sys.stderr)
+    return [
+        Result(model=r.model, api=r.api, region=r.region, interrupted=exc is None, error=error,
+               format=r.format)
+        for r in call.requests
+    ]  # fmt: skip
+
+
+def _is_terminal(shell: Any) -> bool:
+    return any(cls.__name__ == "TerminalInteractiveShell" for cls in type(shell).__mro__)
