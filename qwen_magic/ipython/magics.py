@@ -170,6 +170,12 @@ class QwenMagics(Magics):
     @line_cell_magic
     def qwen(self, line: str, cell: str | None = None) -> None:
         """Replaced by the manual (``manual.qwen_options``): ``%qwen?`` shows it."""
+        many = self._many(line, cell)
+        if many is not None:  # --each, or a compare (ipython/many.py)
+            from qwen_magic.ipython.many import run
+
+            run(self, many)
+            return
         call = self._prepare(line, cell)
         result = self._execute(call.request, call.display)
         self._conclude(call, result)
@@ -178,6 +184,12 @@ class QwenMagics(Magics):
         """``%%qwen`` as a coroutine on the kernel's loop (see ``kernel.py``): Stop works."""
         from qwen_magic.runner import execute_many_async
 
+        many = self._many(line, cell)
+        if many is not None:
+            from qwen_magic.ipython.many import run_async
+
+            await run_async(self, many)
+            return
         call = self._prepare(line, cell)
         renderer = self._renderer(call.display, stoppable=True)
         try:
@@ -194,6 +206,13 @@ class QwenMagics(Magics):
             result = _fallback(call.request, renderer, exc)
         self._after(result)
         self._conclude(call, result)
+
+    def _many(self, line: str, cell: str | None) -> Any:
+        """The checked requests of a many-answer cell (--each, a compare), or None."""
+        args, prompt = self._parse(line, cell)
+        from qwen_magic.ipython.many import prepare, wants_many
+
+        return prepare(self, args, prompt) if wants_many(args) else None
 
     def _prepare(self, line: str, cell: str | None) -> Call:
         """Parse and validate everything, before any request."""
