@@ -31,7 +31,7 @@ class QwenMagics(Protocol):
 
 COMMANDS = (
     "config", "key", "models", "usage", "chats", "history", "reset", "save", "load",
-    "emulator", "debug",
+    "emulator", "debug", "jobs", "job",
 )  # fmt: skip
 
 
@@ -200,3 +200,15 @@ def cmd_load(magics: QwenMagics, rest: list[str]) -> None:
         raise QwenUsageError("Use `%qwencmd load NAME PATH`.")
     chat = magics.session.chats.load(*rest)
     print(f"Chat {chat.name!r} loaded: {len(chat.turns)} turns.")
+
+
+def cmd_jobs(magics: QwenMagics, rest: list[str]) -> Table:
+    from qwen_magic.batch.commands import jobs_table
+
+    return jobs_table(magics, rest)
+
+
+def cmd_job(magics: QwenMagics, rest: list[str]) -> Any:
+    from qwen_magic.batch.commands import job_command
+
+    return job_command(magics, rest)
