@@ -17,12 +17,14 @@ __all__ = [
     "Result",
     "__version__",
     "ask",
+    "job",
     "load_ipython_extension",
     "unload_ipython_extension",
 ]
 
 if TYPE_CHECKING:
     from qwen_magic.api import Interrupted
+    from qwen_magic.batch.job import BatchJob
     from qwen_magic.result import Result
 
 
@@ -67,3 +69,13 @@ def ask(prompt: str, **options: Any) -> Result:
     from qwen_magic.api import ask as _ask
 
     return _ask(prompt, **options)
+
+
+def job(ident: str) -> BatchJob:
+    """A provider Batch job submitted from this machine (``%%qwen --each … --batch``), by its
+    id (or one of its provider batch ids), from the local job store: works in any later
+    kernel. ``.status()``, ``.wait()``, ``.cancel()``, ``.results()``."""
+    from qwen_magic.api import _magics
+    from qwen_magic.batch.job import BatchJob
+
+    return BatchJob.find(ident, defaults=_magics())
