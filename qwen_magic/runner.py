@@ -153,16 +153,20 @@ class Run:
         self.cancelled = threading.Event()
         self.started = False  # a worker took it (set under the pool's lock)
 
-    def pump(self) -> None:
-        """Drain the provider into the collector (on a worker thread); never raises."""
+    def pump(self, waited: bool = True) -> None:
+        """Drain the provider into the collector (on a worker thread); never raises.
+
+        ``waited``: the run waited for a worker (a batch past ``concurrency``); its clock
+        starts now. Otherwise it keeps the clock it was given: the SDK import and the client
+        are the user's wait too (the footer and ``ttft`` count them)."""
         collector = self.collector
-        collector.started_at = collector.clock()  # not the time it waited for a worker
+        if waited:
+            collector.started_at = collector.clock()
         events = None
         try:
             prepare = getattr(self.provider, "prepare", None)
-            if prepare is not None:  # import the SDK, build the client: not the service's time
+            if prepare is not None:  # import the SDK, build the client
                 prepare()
-                collector.started_at = collector.clock()
             if self.cancelled.is_set():
                 return
             events = self.provider.events()
@@ -226,10 +230,15 @@ class Runs:
         concurrency: int = 1,
         providers: Sequence[Provider | None] | None = None,
         pacer: Any = None,
+        asked_at: float | None = None,
     ) -> None:
+        """``asked_at``: when the user asked (``time.perf_counter()``), the clock's origin."""
         self.requests = list(requests)
         given = list(providers) if providers is not None else [None] * len(self.requests)
         self.runs = [Run(r, p) for r, p in zip(self.requests, given, strict=True)]
+        if asked_at is not None:
+            for run in self.runs:
+                run.collector.started_at = asked_at
         self.pacer = pacer  # pacing.Pacer: how many may run now (adapts to 429s)
         if pacer is not None:
             for run in self.runs:
@@ -260,6 +269,7 @@ class Runs:
 
     def _work(self) -> None:
         pacer = self.pacer
+        waited = False  # a worker's first run starts at once; the next ones waited for it
         while True:
             if pacer is not None and not pacer.enter():
                 return  # stopped while waiting for a slot
@@ -271,7 +281,8 @@ class Runs:
                 index = self._waiting.popleft()
                 run = self.runs[index]
                 run.started = True
-            run.pump()
+            run.pump(waited)
+            waited = True
             if pacer is not None:
                 pacer.leave(run.collector)
             self._end(index)
@@ -350,11 +361,13 @@ def execute_many(
     interval: float = 0.1,
     concurrency: int = 4,
     pacer: Any = None,
+    asked_at: float | None = None,
 ) -> list[Result]:
     """Run every request, ``concurrency`` at a time, on one refresh clock; the Results in
     input order. Ctrl-C / the kernel's interrupt stops them all and keeps what arrived.
-    ``pacer`` (``pacing.Pacer``) lowers how many run at once while the service says 429."""
-    runs = Runs(requests, view, concurrency, pacer=pacer)
+    ``pacer`` (``pacing.Pacer``) lowers how many run at once while the service says 429.
+    ``asked_at`` (``time.perf_counter()`` when the user ran the cell): where timings start."""
+    runs = Runs(requests, view, concurrency, pacer=pacer, asked_at=asked_at)
     runs.start()
     try:
         while not runs.done.wait(interval):
@@ -370,6 +383,7 @@ async def execute_many_async(
     interval: float = 0.1,
     concurrency: int = 4,
     pacer: Any = None,
+    asked_at: float | None = None,
 ) -> list[Result]:
     """``execute_many`` as a coroutine on the kernel's loop, so widget clicks (Stop) arrive
     mid-answer.
@@ -379,7 +393,7 @@ async def execute_many_async(
     """
     loop = asyncio.get_running_loop()
     wake = asyncio.Event()
-    runs = Runs(requests, view, concurrency, pacer=pacer)
+    runs = Runs(requests, view, concurrency, pacer=pacer, asked_at=asked_at)
 
     def wake_up() -> None:  # from the worker that ends the last run
         loop.call_soon_threadsafe(wake.set)
