@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from qwen_magic.api import Interrupted
     from qwen_magic.batch.job import BatchJob
     from qwen_magic.result import Result
+    from qwen_magic.results import Results
 
 
 def __getattr__(name: str) -> Any:
@@ -69,6 +70,22 @@ def ask(prompt: str, **options: Any) -> Result:
     from qwen_magic.api import ask as _ask
 
     return _ask(prompt, **options)
+
+
+def ask_many(template: Any, items: Any, **options: Any) -> Results:
+    """One prompt per item, concurrently: ``ask_many("Translate: {item}", phrases)``.
+
+    ``items``: a list, tuple, range, pandas Series or DataFrame (one item per row; ``{row.col}``
+    or ``{row["col"]}`` in the template). ``template`` may also be a function of the item.
+    Options are ``ask()``'s, plus ``concurrency=`` (1 to 64; halved while the service answers
+    429) and ``batch=True`` (a provider Batch job). Returns ``Results`` in input order
+    (``.texts``, ``.errors``, ``.usage``, ``.to_pandas()``); a failed item carries its error
+    and the rest go on. An interrupt stops every request and raises
+    ``qwen_magic.Interrupted`` whose ``.result`` is the Results so far.
+    """
+    from qwen_magic.api import ask_many as _ask_many
+
+    return _ask_many(template, items, **options)
 
 
 def job(ident: str) -> BatchJob:

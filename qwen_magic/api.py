@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from qwen_magic.errors import QwenUsageError
 from qwen_magic.result import Result
+
+if TYPE_CHECKING:
+    from qwen_magic.results import Results
 
 OPTIONS = {
     "model", "api", "region", "base_url", "system", "thinking", "thinking_budget",
@@ -100,3 +103,59 @@ def magics_request(magics: Any, prompt: str, options: dict[str, Any]) -> Any:
 
         check_media(request.media, model=request.model, api=request.api, history=[])
     return request
+
+
+MANY_OPTIONS = OPTIONS | {"concurrency", "batch", "window"}
+
+
+def ask_many(template: Any, items: Any, **options: Any) -> Results:
+    """``%%qwen --each``: ``template`` once per item, concurrently; Results in input order.
+
+    ``template`` is a string with ``{item}``, ``{i}``, ``{row.col}`` / ``{row["col"]}`` (the
+    magic's rule; ``{{``/``}}`` literal), or a function of the item returning the prompt.
+    """
+    unknown = set(options) - MANY_OPTIONS
+    if unknown:
+        raise QwenUsageError(
+            f"ask_many() got unknown option(s) {', '.join(sorted(unknown))}; "
+            f"known: {', '.join(sorted(MANY_OPTIONS))}."
+        )
+    if not (isinstance(template, str) or callable(template)):
+        raise QwenUsageError(
+            "ask_many(template, items): template is the prompt, a string with {item} (or a "
+            "function of the item returning the prompt)."
+        )
+    from qwen_magic.ipython.checks import check_options
+    from qwen_magic.ipython.many import ManyCall, each_requests, item_label, items_of, run
+
+    magics = _magics()
+    listed = items_of(items, "ask_many's items")
+    concurrency = options.pop("concurrency", None)
+    if concurrency is None:
+        concurrency = magics.concurrency
+    elif not (isinstance(concurrency, int) and 1 <= concurrency <= 64):
+        raise QwenUsageError(f"concurrency={concurrency!r}: give 1 to 64 requests at a time.")
+    batch, window = bool(options.pop("batch", False)), options.pop("window", None)
+    if isinstance(options.get("stop"), str):
+        options["stop"] = [options["stop"]]
+    check_options(options)
+    namespace: dict[str, Any] = {}
+    images = _sources(options.pop("image", None), "image", namespace)
+    videos = _sources(options.pop("video", None), "video", namespace)
+    shared: list[Any] = []
+    if images or videos:
+        from qwen_magic.media.sources import load_media
+
+        shared = load_media(images, videos, [], namespace)
+    prompts, requests = each_requests(
+        magics, template, listed, options, {}, where="ask_many", shared=shared
+    )
+    display = "none" if options.get("quiet") else options.get("display") or magics.display
+    call = ManyCall(
+        "each", requests, [item_label(x) for x in listed], display, None, concurrency,
+        items=listed, prompts=prompts, batch=batch, window=window,
+    )  # fmt: skip
+    results = run(magics, call)
+    if getattr(results, "stopped", False):
+        raise Interrupted(results)  # type: ignore[arg-type]
+    return results  # type: ignore[return-value]

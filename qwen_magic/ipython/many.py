@@ -81,15 +81,19 @@ def resolve_items(name: str, namespace: dict[str, Any]) -> list[Any]:
             f"--each {name}: {root!r} is not defined in this notebook. Define it in a cell "
             "above (e.g. questions = ['...', '...']), then run this cell again."
         )
-    value = evaluate(tree, namespace, f"--each {name}")
+    return items_of(evaluate(tree, namespace, f"--each {name}"), f"--each {name}")
+
+
+def items_of(value: Any, name: str) -> list[Any]:
+    """``value``'s items, as ``resolve_items`` says (``name`` names it in an error)."""
     if hasattr(value, "iterrows") and hasattr(value, "columns"):  # a pandas DataFrame
         rows = value.itertuples(index=False, name=None)
         items: list[Any] = [dict(zip(value.columns, row, strict=True)) for row in rows]
     elif isinstance(value, str | bytes | bytearray | Mapping):
         kind = type(value).__name__
         raise QwenUsageError(
-            f"--each {name} is a {kind}, not a list of items: put the items in a list (e.g. "
-            f"{name} = [...]), or pass a list, tuple, range, Series or DataFrame."
+            f"{name} is a {kind}, not a list of items: put the items in a list, or pass a "
+            "list, tuple, range, Series or DataFrame."
             + (" For a dict: list(d.values()) or list(d.items())." if kind == "dict" else "")
         )
     else:
@@ -98,11 +102,11 @@ def resolve_items(name: str, namespace: dict[str, Any]) -> list[Any]:
             items = list(value.tolist() if series else value)
         except TypeError:
             raise QwenUsageError(
-                f"--each {name} is a {type(value).__name__}, which has no items: pass a list, "
+                f"{name} is a {type(value).__name__}, which has no items: pass a list, "
                 "tuple, range, pandas Series or DataFrame."
             ) from None
     if not items:
-        raise QwenUsageError(f"--each {name} is empty: there is nothing to ask.")
+        raise QwenUsageError(f"{name} is empty: there is nothing to ask.")
     return items
 
 
@@ -180,7 +184,11 @@ def prepare(magics: Any, args: Any, prompt: str) -> ManyCall:
     check_options(options)
     if args.each:
         items = resolve_items(args.each, namespace)
-        prompts, requests = _each_requests(magics, args, prompt, items, options, shared, calls)
+        base = dict(magics.shell.user_ns) if magics.shell else {}
+        prompts, requests = each_requests(
+            magics, prompt, items, options, base, where=f"--each {args.each}",
+            shared=shared, calls=calls, raw=args.raw,
+        )  # fmt: skip
         return ManyCall(
             "each", requests, [item_label(x) for x in items], display, args.out, concurrency,
             items=items, prompts=prompts, batch=bool(args.batch), window=args.window,
@@ -235,33 +243,42 @@ def _fill(
     return filled.text, media
 
 
-def _each_requests(
+def each_requests(
     magics: Any,
-    args: Any,
-    template: str,
+    template: Any,
     items: list[Any],
     options: dict[str, Any],
-    shared: list[Any],
-    calls: bool,
+    namespace: dict[str, Any],
+    *,
+    where: str,
+    shared: list[Any] = (),  # type: ignore[assignment]
+    calls: bool = False,
+    raw: bool = False,
 ) -> tuple[list[str], list[Request]]:
-    if not args.raw and not any(f"{{{p}" in template for p in PLACEHOLDERS):
+    """One prompt and one checked Request per item: ``template`` filled with ``{item}``,
+    ``{i}``, ``{row.col}`` over ``namespace`` (or called with the item, when a function)."""
+    uses = isinstance(template, str) and any(f"{{{p}" in template for p in PLACEHOLDERS)
+    if isinstance(template, str) and not raw and not uses:
         print(
             "qwen: the prompt uses none of {item}, {i}, {row.col}: every item gets the same "
             "prompt (-n K asks one prompt K times).",
             file=sys.stderr,
         )
-    namespace = dict(magics.shell.user_ns) if magics.shell else {}
     prompts, requests = [], []
     for index, item in enumerate(items):
         row = Row(item) if isinstance(item, Mapping) else item
-        namespace.update(item=row, i=index, row=row)
-        where = f"--each {args.each}, item {index}: "
-        text, media = _fill(template, namespace, args.raw, calls, where, note=index == 0)
+        at = f"{where}, item {index}: "
+        media: list[Any] = []
+        if callable(template):
+            text = str(template(row))
+        else:
+            namespace.update(item=row, i=index, row=row)
+            text, media = _fill(template, namespace, raw, calls, at, note=index == 0)
         prompts.append(text)
         try:
-            requests.append(_build(magics, text, {**options, "media": shared + media}))
+            requests.append(_build(magics, text, {**options, "media": [*shared, *media]}))
         except QwenUsageError as exc:
-            raise QwenUsageError(f"{where}{exc}") from None
+            raise QwenUsageError(f"{at}{exc}") from None
     return prompts, requests
 
 
