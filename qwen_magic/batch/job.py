@@ -6,7 +6,6 @@ polls politely (every few seconds at most, backing off to a minute), ``.status()
 
 from __future__ import annotations
 
-import contextlib
 import threading
 import time
 from dataclasses import dataclass
@@ -252,11 +251,14 @@ class BatchJob:
             return
 
         def loop() -> None:
-            interval = DEFAULT_POLL
-            while any(not v.closed for v in self._views) and not self.done:
+            interval, failures = DEFAULT_POLL, 0
+            while any(not v.closed for v in self._views) and not self.done and failures < 3:
                 time.sleep(interval)
-                with contextlib.suppress(Exception):  # shown on the next successful poll
+                try:
                     self.status()
+                    failures = 0
+                except Exception:  # noqa: BLE001 - the next poll (or .wait()) shows it
+                    failures += 1
                 interval = min(MAX_POLL, interval * 1.5)
 
         self._poller = threading.Thread(target=loop, name=f"qwen-job-{self.id}", daemon=True)

@@ -217,12 +217,13 @@ class BatchDesk:
         out: dict[str, Any] = {"id": f"batch_req_{uuid.uuid4().hex[:24]}", "custom_id": custom_id}
         body = line.get("body") or {}
         try:
+            reply = next_reply()  # each line takes the next queued reply, in input order
             if custom_id in self.fail:
                 raise ApiError(500, "InternalError", "The request failed.", "internal_error")
             if body.get("model") == TEST_MODEL:
                 answer: dict[str, Any] = _test_answer(request_id)
             else:
-                answer = _answer_body(body, next_reply(), request_id)
+                answer = _answer_body(body, reply, request_id)
         except ApiError as error:
             out["response"] = {
                 "status_code": error.status,
