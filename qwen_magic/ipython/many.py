@@ -136,6 +136,8 @@ def wants_many(args: Any) -> bool:
     model = getattr(args, "model", None)
     return bool(
         getattr(args, "each", None)
+        or getattr(args, "batch", None)
+        or getattr(args, "window", None)
         or (isinstance(model, str) and "," in model)
         or any(isinstance(getattr(args, n, None), list) for n in ("temperature", "top_p", "seed"))
         or getattr(args, "vary", None)
