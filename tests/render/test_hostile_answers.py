@@ -270,12 +270,12 @@ def test_every_prefix_of_a_stream_is_inert(payload) -> None:
     """What the live view would show after each character (tail and frozen pieces)."""
     from qwen_magic.render.live import MarkdownStream
 
-    stream = MarkdownStream(min_tail=16, freeze_every=0)
+    stream = MarkdownStream(piece=16, budget=0)
     text = f"Intro paragraph.\n\n{payload}\n\nMore text after it.\n\n{payload}"
     seen: set[str] = set()
     for end in range(1, len(text) + 1):
         stream.show(text[:end])
-        for child in stream.box.children:
+        for child in stream.pieces():
             for output in child.outputs:
                 seen.add(output["data"]["text/markdown"])
     for shown in seen:
