@@ -18,7 +18,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from qwen_magic.render import listed, variant_titles
-from qwen_magic.render.markdown import close_open_fence, split_in_code, split_stable
+from qwen_magic.render.markdown import freeze_cut, live_tail
 from qwen_magic.render.safe import safe_html, safe_markdown
 from qwen_magic.render.static import (
     GRID_MAX,
@@ -31,68 +31,139 @@ from qwen_magic.render.static import (
 from qwen_magic.request import Request
 from qwen_magic.result import Result
 
+# What the live view may cost: a frozen piece holds at least PIECE characters; the growing tail
+# is re-sent only when the answer bytes that arrived since pay for it at BUDGET bytes each, or
+# when it has waited MAX_WAIT seconds (a slow stream still moves); GROUP frozen pieces share a
+# box, so a freeze re-sends at most GROUP widget ids. Together they keep what goes to the
+# browser near 5 bytes per byte of answer, whatever the answer's shape (benchmarks/).
+PIECE = 800
+BUDGET = 3.0
+MAX_WAIT = 0.5
+GROUP = 8
+SEND_COST = 160  # bytes of a tail message besides its text
+ANSWER_HEIGHT = "60vh"  # the live answer scrolls within this; the static output is full length
+REASONING_HEIGHT = "30vh"
+
 
 def _markdown_output(text: str, mime: str = "text/markdown") -> dict[str, Any]:
-    return {
-        "output_type": "display_data",
-        "data": {mime: text, "text/plain": text},
-        "metadata": {},
-    }
+    """One output of a live piece: the text the frontend renders, nothing else (no
+    ``text/plain`` twin: the live view is never saved, the static output has one)."""
+    return {"output_type": "display_data", "data": {mime: text}, "metadata": {}}
 
 
 class MarkdownStream:
-    """A growing Markdown text: frozen blocks + one tail, each rendered by the frontend.
+    """A growing Markdown text: frozen pieces + one tail, each rendered by the frontend,
+    in a box of at most ``max_height`` that scrolls and keeps to the end.
 
     Each piece is its own Markdown document, made safe on its own (model text is untrusted):
-    a frozen block once, the tail at each refresh.
+    a frozen piece once, the tail when it is re-sent. Pieces are cut where the text renders the
+    same on its own (``markdown.freeze_cut``): between blocks, list items or table rows, inside
+    code blocks and long paragraphs. The box is a flex column in reverse, so the browser keeps
+    its end in view as it grows, and keeps still when the user has scrolled up.
     """
 
     def __init__(
-        self, min_tail: int = 800, mime: str = "text/markdown", freeze_every: float = 1.0
+        self,
+        piece: int = PIECE,
+        mime: str = "text/markdown",
+        budget: float = BUDGET,
+        max_wait: float = MAX_WAIT,
+        max_height: str | None = ANSWER_HEIGHT,
     ) -> None:
         import ipywidgets as w
 
         self._w = w
         self.mime = mime
-        self.freeze_every = freeze_every  # seconds: each freeze costs a new widget
-        self._last_freeze = time.monotonic()
-        self.min_tail = min_tail
-        self.tail = w.Output()
-        self.box = w.VBox([self.tail])
+        self.piece = piece
+        self.budget = budget  # 0: re-send the tail at every change
+        self.max_wait = max_wait
+        self._layout = w.Layout()  # shared by every piece and group: one model, not one each
+        self.tail = w.Output(layout=self._layout)
+        self._frozen: list[Any] = []
+        self._groups: list[Any] = []
+        self.inner = w.VBox([self.tail], layout=w.Layout(flex="0 0 auto"))
+        self.box = w.Box(
+            [self.inner],
+            layout=w.Layout(
+                display="flex",
+                flex_flow="column-reverse",  # scrolled to the end unless the user scrolls up
+                max_height=max_height,
+                overflow="auto" if max_height else None,
+            ),
+        )
+        self.box.add_class("qwen-live-scroll")
         self._frozen_len = 0
-        self._carry = ""  # reopens a code block that a freeze closed
+        self._carry = ""  # reopens a code block / repeats a table header that a freeze cut
         self._shown = ""
+        self._tail_body = ""
+        self._sent_len = 0  # length of the text when the tail was last sent
+        self._sent_at = 0.0
+
+    def pieces(self) -> list[Any]:
+        """Every Output of the stream, in order: the frozen pieces, then the tail."""
+        return [*self._frozen, self.tail]
 
     def show(self, text: str) -> None:
         if text == self._shown:
             return
+        if not text.startswith(self._shown):
+            self._restart()
         self._shown = text
-        if self.mime != "text/markdown":  # HTML can't be cut into blocks safely
-            self.tail.outputs = (_markdown_output(safe_html(text), self.mime),)
-            return
-        tail = self._carry + text[self._frozen_len :]
         now = time.monotonic()
-        if now - self._last_freeze >= self.freeze_every:
-            self._freeze(tail, now)
-            tail = self._carry + text[self._frozen_len :]
-        shown = safe_markdown(close_open_fence(tail)) if tail else ""
-        self.tail.outputs = (_markdown_output(shown),) if shown else ()
+        if self.mime != "text/markdown":  # HTML can't be cut into blocks safely
+            self._send(safe_html(text), len(text), now, force=False)
+            return
+        froze = False
+        while True:
+            cut = freeze_cut(self._carry + text[self._frozen_len :], self.piece)
+            if cut is None:
+                break
+            self._freeze(safe_markdown(cut.head))
+            self._frozen_len += cut.used - len(self._carry)
+            self._carry = cut.carry
+            froze = True
+        tail = self._carry + text[self._frozen_len :]
+        body = safe_markdown(live_tail(tail)) if tail.strip() else ""
+        self._send(body, len(text), now, force=froze)
 
-    def _freeze(self, tail: str, now: float) -> None:
-        """Render the finished part of ``tail`` once, in its own widget."""
-        stable, carry = split_stable(tail, self.min_tail)[0], ""
-        if stable:
-            used = len(stable)
+    def _send(self, body: str, length: int, now: float, *, force: bool) -> None:
+        """Re-send the tail when it changed and it is worth its bytes (or waited long)."""
+        if body == self._tail_body:
+            return
+        arrived = length - self._sent_len
+        if not (
+            force
+            or not self._tail_body  # the first words show at once
+            or self.budget <= 0
+            or arrived * self.budget >= len(body) + SEND_COST
+            or now - self._sent_at >= self.max_wait
+        ):
+            return
+        self._tail_body, self._sent_len, self._sent_at = body, length, now
+        self.tail.outputs = (_markdown_output(body, self.mime),) if body else ()
+
+    def _freeze(self, markdown: str) -> None:
+        """Render a finished piece once, in its own widget (one message: its state)."""
+        w = self._w
+        frozen = w.Output(outputs=(_markdown_output(markdown),), layout=self._layout)
+        self._frozen.append(frozen)
+        if not self._groups or len(self._groups[-1].children) >= GROUP:
+            group = w.VBox([frozen], layout=self._layout)
+            self._groups.append(group)
+            self.inner.children = (*self._groups, self.tail)
         else:
-            split = split_in_code(tail, self.min_tail)
-            if split is None:
-                return
-            stable, used, carry = split
-        self._last_freeze = now
-        frozen = self._w.Output(outputs=(_markdown_output(safe_markdown(stable)),))  # one message
-        self.box.children = (*self.box.children[:-1], frozen, self.tail)
-        self._frozen_len += used - len(self._carry)
-        self._carry = carry
+            self._groups[-1].children = (*self._groups[-1].children, frozen)
+
+    def _restart(self) -> None:
+        """The text was replaced, not extended: start over (frees the frozen pieces)."""
+        for frozen in self._frozen:
+            frozen.outputs = ()
+            frozen.close()  # (not close_tree: the layout is shared with the tail)
+        for group in self._groups:
+            group.close()
+        self._frozen, self._groups = [], []
+        self.inner.children = (self.tail,)
+        self._frozen_len, self._carry, self._tail_body, self._sent_len = 0, "", "", 0
 
 
 class AnswerPanel:
@@ -108,7 +179,7 @@ class AnswerPanel:
         self.request = request
         self.refreshes = 0
         self.header = w.HTML(f"<small><b>{html.escape(title)}</b></small>")
-        self.reasoning = MarkdownStream()
+        self.reasoning = MarkdownStream(max_height=REASONING_HEIGHT)
         self.thinking = w.Accordion(children=[self.reasoning.box], selected_index=0)
         self.thinking.set_title(0, "Thinking…")
         self.thinking.layout.display = "none"
