@@ -158,15 +158,17 @@ def _upload(job: BatchJob, client: Any, name: str, data: bytes) -> Any:
 
 
 def _jsonable(items: Sequence[Any] | None) -> list[Any] | None:
-    """Items as the store can keep them (a DataFrame row arrives as a dict already)."""
+    """Items as the store can keep them (a DataFrame row arrives as a dict already), with any
+    key masked."""
     if items is None:
         return None
     import json
 
     try:
-        return json.loads(json.dumps(list(items), default=str))
+        kept = json.loads(json.dumps(list(items), default=str))
     except (TypeError, ValueError):
         return None
+    return masking.redact(kept)  # a key pasted into the data is not saved either
 
 
 def submit_each(magics: Any, call: Any) -> BatchJob:
