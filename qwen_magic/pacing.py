@@ -4,7 +4,8 @@ requests succeed (additive increase, multiplicative decrease, as TCP does).
 The runner starts ``concurrency`` workers; each asks the ``Pacer`` for a slot before a run
 (``enter``) and gives it back after (``leave``). A 429 seen by a run (a retry notice, or the
 run's final error) halves the limit, at most once per wave of requests: the 429s of requests
-sent before the cut say nothing new. Each ``limit`` successes in a row let one more run.
+sent before the cut say nothing new. Each ``limit`` successes in a row of requests sent after
+the last cut let one more run.
 """
 
 from __future__ import annotations
@@ -40,6 +41,7 @@ class Pacer:
         self._streak = 0
         self._closed = False
         self._cond = threading.Condition()
+        self._worker = threading.local()  # the ticket of the run this worker thread runs
 
     # -- the runner's workers ----------------------------------------------------------------
     def enter(self) -> bool:
@@ -51,13 +53,15 @@ class Pacer:
                 return False
             self.in_flight += 1
             self._started += 1
+            self._worker.ticket = self._started
             return True
 
     def leave(self, collector: Any) -> None:
         """A run ended (``collector`` None: the worker took a slot but found no work)."""
         with self._cond:
             self.in_flight = max(0, self.in_flight - 1)
-            if collector is not None:
+            ticket = getattr(self._worker, "ticket", 0)
+            if collector is not None and ticket > self._cut_ticket:  # sent after the last cut
                 error = getattr(collector, "error", None)
                 if error is None and not getattr(collector, "interrupted", False):
                     self._streak += 1
@@ -82,6 +86,10 @@ class Pacer:
                 self._cut_ticket = self._started
                 self._set(max(1, self.limit // 2))
 
+    def ticket(self) -> int:
+        """The admission number of the run on this worker thread."""
+        return int(getattr(self._worker, "ticket", self._started))
+
     def watch(self, provider: Any) -> Any:
         """``provider`` whose events the pacer reads on their way to the runner."""
         return _Watched(provider, self)
@@ -104,7 +112,7 @@ class _Watched:
         return getattr(self._provider, name)
 
     def events(self) -> Iterator[Any]:
-        ticket = self._pacer._started  # this run was the last admitted (on this worker)
+        ticket = self._pacer.ticket()
         events = self._provider.events()
         try:
             for event in events:

@@ -141,7 +141,7 @@ def wants_many(args: Any) -> bool:
         or (isinstance(model, str) and "," in model)
         or any(isinstance(getattr(args, n, None), list) for n in ("temperature", "top_p", "seed"))
         or getattr(args, "vary", None)
-        or (getattr(args, "n", None) or 1) > 1
+        or getattr(args, "n", None) not in (None, 1)
     )
 
 
