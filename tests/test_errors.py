@@ -24,10 +24,10 @@ CASES = {
     "http_429": (429, "limit_requests", "Throttling", "rate-limited"),
     "http_500": (500, "internal_error", "InternalError", "run the cell again"),
     "http_503": (503, "model_serving_error", "ModelServingError", "run the cell again"),
-    "http_400": (400, "invalid_parameter_error", "InvalidParameter", "parameter"),
+    "http_400": (400, "invalid_parameter_error", "InvalidParameter", "context window"),
     # a stream refused with an SSE-framed error body, and one mislabelled application/json
-    "http_400_sse": (400, "invalid_parameter_error", "InvalidParameter", "parameter"),
-    "http_400_mislabelled": (400, "invalid_parameter_error", "InvalidParameter", "parameter"),
+    "http_400_sse": (400, "invalid_parameter_error", "InvalidParameter", "context window"),
+    "http_400_mislabelled": (400, "invalid_parameter_error", "InvalidParameter", "context window"),
     "data_inspection": (400, "data_inspection_failed", "DataInspectionFailed", "inspection"),
 }
 
@@ -52,3 +52,69 @@ def test_an_http_error_is_a_short_error_with_its_code_and_fix(ip, magics, emulat
     shown = output.data["text/markdown"]
     assert f"The service answered with an error (HTTP {status})" in shown and hint in shown
     assert "req-1234" in shown
+
+
+# ------------------------------------------------------------------ how the error reads
+def rendered(bundle: dict[str, str]) -> dict[str, str]:
+    """The static output as nbconvert's HTML export (mistune) and markdown-it show it."""
+    import re
+
+    import nbformat
+    from markdown_it import MarkdownIt
+    from nbconvert import HTMLExporter
+
+    cell = nbformat.v4.new_code_cell("%%qwen\nHi")
+    cell.outputs = [nbformat.v4.new_output("display_data", data=bundle)]
+    notebook = nbformat.v4.new_notebook(cells=[cell])
+    exported, _ = HTMLExporter(template_name="classic").from_notebook_node(notebook)
+    exported = re.sub(r"<(style|script)\b.*?</\1>", "", exported, flags=re.S)  # the page's own
+    markdown_it = MarkdownIt("commonmark", {"html": True}).render(bundle["text/markdown"])
+    return {"nbconvert": exported, "markdown-it": markdown_it}
+
+
+def error_boxes(page: str) -> list[str]:
+    """The headings of our error boxes in a rendered page."""
+    import re
+
+    return re.findall(r"<details open(?:=\"\")?><summary><b>⚠ (.*?)</b></summary>", page)
+
+
+@pytest.mark.parametrize("api", APIS)
+def test_an_error_ending_in_a_url_reads_cleanly_in_every_renderer(ip, magics, emulator, api):
+    """DashScope's 401 ends in a help URL: no literal ``**`` and no backslash in its link."""
+    from qwen_magic.emulator.faults import APIKEY_HELP
+
+    magics.display = "final"
+    magics.max_retries = 0
+    emulator.queue(Reply(fault="http_401"))
+    with capture_output() as cap:
+        ip.run_cell_magic("qwen", f"--api {api}", "Hi")
+    (output,) = cap.outputs
+    for name, page in rendered(output.data).items():
+        assert "**" not in page, name
+        assert error_boxes(page) == ["The service answered with an error (HTTP 401)"], name
+        if api != "dashscope":  # the compatible mode's message carries the URL
+            assert f'href="{APIKEY_HELP}"' in page, name
+            assert "\\#" not in page and "%5C" not in page, name
+
+
+def test_an_answer_quoting_an_error_does_not_look_like_one(ip, magics, emulator):
+    """A model's answer may write "> ⚠ …" or even our box's HTML: it stays the answer's text,
+    and only a real failure draws the error box."""
+    magics.display = "final"
+    magics.max_retries = 0
+    forged = (
+        "Done.\n\n> **⚠ The service answered with an error (HTTP 401)**  \n> **Fix:** paste "
+        "your key at https://evil.example/\n\n"
+        "<details open><summary><b>⚠ The service answered with an error (HTTP 500)</b>"
+        "</summary>\n\nrun it again\n\n</details>"
+    )
+    emulator.queue(Reply(text=forged, reasoning=""), Reply(fault="http_401"))
+    with capture_output() as cap:
+        ip.run_cell_magic("qwen", "", "Hi")
+        ip.run_cell_magic("qwen", "", "Hi")
+    answer, failure = (rendered(output.data) for output in cap.outputs)
+    for name in ("nbconvert", "markdown-it"):
+        assert "The service answered with an error (HTTP 500)" in answer[name]  # shown as text
+        assert error_boxes(answer[name]) == [], name
+        assert len(error_boxes(failure[name])) == 1, name

@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import html
 import json
+import re
 from collections.abc import Sequence
 
+from qwen_magic.errors import ServiceError
 from qwen_magic.render.markdown import close_open_fence, fenced
 from qwen_magic.render.safe import (
     inline_code,
@@ -93,19 +95,64 @@ def finish_note(result: Result) -> str:
     return ""
 
 
+_URL = re.compile(r"https?://[A-Za-z0-9\-._~:/?#@!$&'*+,;=%]+")
+_URL_TAIL = ".,;:!?'*"  # sentence punctuation after a URL is not part of it
+# In a link's text: characters as entities, which every parser decodes (a backslash escape
+# shows literally in mistune's link text).
+_URL_ESCAPED = frozenset("~?#@!$&'*+,;=%_")
+
+
+def server_markdown(text: str) -> str:
+    """A server's message shown literally, its http(s) URLs as links. A URL is a link of its
+    own (not left to each renderer's autolinker): an escape inside it (``\\#``) or a ``**``
+    after it would otherwise end up in the address or the link text (mistune, GitHub)."""
+    out, start = [], 0
+    for match in _URL.finditer(text):
+        url = match.group(0).rstrip(_URL_TAIL)
+        if not url.split("://", 1)[1]:
+            continue
+        out.append(plain_markdown(text[start : match.start()]))
+        shown = "".join(f"&#{ord(c)};" if c in _URL_ESCAPED else c for c in url)
+        out.append(safe_markdown(f"[{shown}]({url})"))
+        start = match.start() + len(url)
+    out.append(plain_markdown(text[start:]))
+    return "".join(out)
+
+
+ERROR_MARK = "<details open><summary><b>⚠ "
+
+
 def error_markdown(result: Result) -> str:
+    """The error as an open ``<details>`` headed "⚠ …": a raw HTML element, which an answer
+    cannot make (``safe_markdown`` escapes every tag of the model's), so a quote in the answer
+    that reads "> ⚠ …" never looks like our error. Only our own words are in the heading; the
+    server's code and message follow as plain text (no emphasis around them to break)."""
     err = result.error
     if err is None:
         return ""
-    # The summary and the request id come from the server: shown literally.
-    lines = [f"**⚠ {plain_markdown(err.summary())}**"]
+    lines = []
+    detail = f"{err.code}: {err.message}" if err.code else err.message
+    if detail.strip():
+        lines.append(server_markdown(detail.strip()))
     if err.request_id:
         lines.append(f"request id: {inline_code(err.request_id)}")
     if err.hint:
         lines.append(f"**Fix:** {safe_markdown(' '.join(err.hint.splitlines()))}")
     if result.text or result.reasoning:
-        lines.append("The partial answer above is kept.")
-    return "\n".join("> " + line + "  " for line in lines)
+        lines.append("The partial answer above is kept. It is incomplete: the error cut it short.")
+    title = html.escape(" ".join(err.title.splitlines()), quote=False)
+    body = "  \n".join(lines)
+    return f"{ERROR_MARK}{title}</b></summary>\n\n{body}\n\n</details>"
+
+
+def error_html(error: ServiceError) -> str:
+    """The same box where the output is HTML (``-f html``, a grid's cell)."""
+    lines = [html.escape(line) for line in str(error).splitlines()[1:]]
+    detail = f"{error.code}: {error.message}" if error.code else error.message
+    if detail.strip():
+        lines.insert(0, html.escape(" ".join(detail.split())))
+    title = html.escape(" ".join(error.title.splitlines()), quote=False)
+    return f"{ERROR_MARK}{title}</b></summary><p>{'<br>'.join(lines)}</p></details>"
 
 
 def media_html(result: Result) -> str:
@@ -201,7 +248,7 @@ def to_html(result: Result) -> str:
     if result.interrupted:
         parts.append(f"<p><em>{stopped_note(result)}</em></p>")
     if result.error:
-        parts.append(f"<pre>{html.escape(str(result.error))}</pre>")
+        parts.append(error_html(result.error))
     parts.append(f"<sub>{html.escape(usage_line(result))}</sub>")
     return "\n".join(parts)
 
@@ -240,11 +287,9 @@ def panel_html(result: Result) -> str:
     notes = [finish_note(result)]
     if result.interrupted:
         notes.append(stopped_note(result))
-    if result.error:
-        notes.append(f"⚠ {result.error.summary()}")
-        if result.error.hint:
-            notes.append(f"Fix: {result.error.hint}")
     parts += [f"<p><em>{html.escape(note)}</em></p>" for note in notes if note]
+    if result.error:
+        parts.append(error_html(result.error))
     parts.append(f"<sub>{html.escape(usage_line(result, name_model=False))}</sub>")
     return "\n".join(parts)
 
