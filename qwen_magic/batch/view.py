@@ -8,12 +8,14 @@ from __future__ import annotations
 import html
 import uuid
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from qwen_magic.render.safe import plain_markdown
 
-if TYPE_CHECKING:
-    from qwen_magic.batch.job import BatchJob, JobStatus
+# The job is passed in (``BatchJob`` calls these): typed loosely so this view does not import
+# the job back.
+BatchJob = Any
+JobStatus = Any
 
 STYLES = {"completed": "success", "failed": "danger", "expired": "warning", "cancelled": "warning"}
 
