@@ -6,7 +6,9 @@ the extension leaves no reference to it in qwen_magic.
 
 from __future__ import annotations
 
+import importlib
 import sys
+import threading
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -14,6 +16,16 @@ if TYPE_CHECKING:
     from qwen_magic.session import Session
 
 _NAME = "QwenMagics"
+WARM_UP_THREAD = "qwen-warm-up"
+
+# Our modules the first %%qwen imports on the spot (lazily, to keep %load_ext fast).
+_OURS = ("qwen_magic.runner", "qwen_magic.ipython.interpolate", "qwen_magic.ipython.many")
+# What the first call of each API imports on the spot: a second or more of the user's wait.
+_FIRST_CALL = {
+    "chat": ("openai", "qwen_magic.providers.chat"),
+    "responses": ("openai", "qwen_magic.providers.responses"),
+    "dashscope": ("dashscope", "qwen_magic.providers.dashscope"),
+}
 
 
 def magics_of(shell: Any) -> QwenMagics | None:
@@ -39,9 +51,106 @@ def load(shell: Any) -> None:
 
     if magics_of(shell) is not None:
         return
-    shell.register_magics(QwenMagics(shell=shell))
+    magics = QwenMagics(shell=shell)
+    shell.register_magics(magics)
     kernel.install(shell)
     formatters.register(shell)
+    if magics.warm_up and getattr(shell, "kernel", None) is not None:
+        warm_up(magics, shell)
+
+
+def warm_up(magics: QwenMagics, shell: Any) -> threading.Thread:
+    """Import, in a daemon thread, what the first call would import on the spot (the SDK of
+    the configured API, its resources, the live view where a person runs the cells) and build
+    the HTTP client the call will reuse, so all is ready by the time the user has typed a
+    question. Only in a kernel: a terminal shell that never asks imports nothing, and
+    ``%load_ext`` itself imports no SDK.
+
+    After each cell, a change of endpoint (``%config``, ``%qwencmd emulator start``, a typed
+    key) warms the new one the same way."""
+    from qwen_magic.ipython.kernel import frontend_takes_input
+
+    modules = [*_OURS, *_FIRST_CALL.get(magics.api, ())]
+    if frontend_takes_input(shell):
+        modules += ["ipywidgets", "qwen_magic.render.live"]
+    thread = _start(modules, magics)
+    seen = [_endpoint(magics)]
+
+    def after_cell() -> None:
+        if _endpoint(magics) != seen[0]:
+            seen[0] = _endpoint(magics)
+            _start(list(_FIRST_CALL.get(magics.api, ())), magics)
+
+    shell.events.register("post_execute", after_cell)
+    magics._warm_hook = after_cell  # type: ignore[attr-defined]  # unregistered at unload
+    return thread
+
+
+def _endpoint(magics: QwenMagics) -> tuple[Any, ...]:
+    return (magics.api, magics.region, magics.workspace, magics.base_url,
+            id(magics.emulator), magics.session_key is not None)  # fmt: skip
+
+
+def _start(modules: list[str], magics: QwenMagics) -> threading.Thread:
+    thread = threading.Thread(target=_warm, args=(modules, magics), name=WARM_UP_THREAD)
+    thread.daemon = True
+    thread.start()
+    return thread
+
+
+def _warm(modules: list[str], magics: QwenMagics) -> None:
+    """The imports, then the client of the endpoint configured now (as the provider's
+    ``prepare`` builds it: the same cached client). Nothing here may fail the user."""
+    try:
+        for name in modules:
+            importlib.import_module(name)
+        from qwen_magic.options.build import build_request
+
+        request = build_request("warm-up", {}, magics)
+    except Exception:  # no key yet, a bad setting, a missing SDK: the call will say so
+        return
+    try:
+        if request.api == "dashscope":
+            from qwen_magic.providers.dashscope_http import shared_session
+
+            shared_session()  # the one session every sync call uses
+            return
+        from qwen_magic.providers.openai_common import openai_client
+
+        client = openai_client(request.base_url, request.api_key, request.timeout)
+        _ = client.responses if request.api == "responses" else client.chat.completions
+        _parse_once(request.api)
+    except Exception:
+        return
+
+
+def _parse_once(api: str) -> None:
+    """Let the SDK read one made-up event of each kind the first answer brings: openai builds
+    its pydantic schemas on first use (a few tenths of a second on a busy machine)."""
+    usage = {
+        "prompt_tokens_details": {"cached_tokens": 0},
+        "completion_tokens_details": {"reasoning_tokens": 0},
+        "input_tokens_details": {},
+        "output_tokens_details": {},
+    }
+    if api == "chat":
+        from openai.types.chat import ChatCompletionChunk
+
+        delta = {"role": "assistant", "content": "", "reasoning_content": ""}
+        ChatCompletionChunk.construct(
+            choices=[{"index": 0, "delta": delta, "finish_reason": None}], usage=usage
+        )
+    elif api == "responses":
+        from openai.types.responses import (
+            ResponseCompletedEvent,
+            ResponseReasoningSummaryTextDeltaEvent,
+            ResponseTextDeltaEvent,
+        )
+
+        ResponseTextDeltaEvent.construct(delta="", logprobs=[])
+        ResponseReasoningSummaryTextDeltaEvent.construct(delta="")
+        message = {"type": "message", "content": [{"type": "output_text", "text": ""}]}
+        ResponseCompletedEvent.construct(response={"output": [message], "usage": usage})
 
 
 def unload(shell: Any) -> None:
@@ -55,6 +164,9 @@ def unload(shell: Any) -> None:
         return
     kernel.uninstall(shell)
     formatters.unregister(shell)
+    hook = getattr(magics, "_warm_hook", None)
+    if hook is not None:
+        shell.events.unregister("post_execute", hook)
     manager = shell.magics_manager
     for kind, names in magics.magics.items():
         for name in names:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import shlex
 import sys
+import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -74,6 +75,9 @@ class QwenMagics(Magics):
         config=True
     )
     stream = Bool(True, help="Stream answers.").tag(config=True)
+    warm_up = Bool(True, help="In a kernel, import the SDK in the background at load.").tag(
+        config=True
+    )
     display = Enum(
         ("auto", *DISPLAYS),
         default_value="auto",
@@ -170,6 +174,7 @@ class QwenMagics(Magics):
     @line_cell_magic
     def qwen(self, line: str, cell: str | None = None) -> None:
         """Replaced by the manual (``manual.qwen_options``): ``%qwen?`` shows it."""
+        asked_at = time.perf_counter()  # the footer's clock: the user's whole wait
         many = self._many(line, cell)
         if many is not None:  # --each, or a compare (ipython/many.py)
             from qwen_magic.ipython.many import run
@@ -177,11 +182,12 @@ class QwenMagics(Magics):
             run(self, many)
             return
         call = self._prepare(line, cell)
-        result = self._execute(call.request, call.display)
+        result = self._execute(call.request, call.display, asked_at)
         self._conclude(call, result)
 
     async def qwen_async(self, line: str, cell: str | None) -> None:
         """``%%qwen`` as a coroutine on the kernel's loop (see ``kernel.py``): Stop works."""
+        asked_at = time.perf_counter()
         from qwen_magic.runner import execute_many_async
 
         many = self._many(line, cell)
@@ -194,7 +200,7 @@ class QwenMagics(Magics):
         renderer = self._renderer(call.display, stoppable=True)
         try:
             results = await execute_many_async(
-                [call.request], renderer, self.update_interval, self.concurrency
+                [call.request], renderer, self.update_interval, self.concurrency, asked_at=asked_at
             )
             result = results[0]
         except (KeyboardInterrupt, asyncio.CancelledError):  # an interrupt the runner missed
@@ -320,7 +326,7 @@ class QwenMagics(Magics):
 
         return LiveRenderer(stoppable=stoppable)
 
-    def _execute(self, request: Request, display: str) -> Result:
+    def _execute(self, request: Request, display: str, asked_at: float | None = None) -> Result:
         """Run synchronously. Never raises: Ctrl-C keeps the partial answer (the runner stops
         the stream), and a bug becomes a Result carrying an internal error."""
         from qwen_magic.runner import execute_many
@@ -329,7 +335,9 @@ class QwenMagics(Magics):
         try:
             # One request today; --each and comparisons (issue 12) hand N to the same call,
             # at most `concurrency` at a time.
-            result = execute_many([request], renderer, self.update_interval, self.concurrency)[0]
+            result = execute_many(
+                [request], renderer, self.update_interval, self.concurrency, asked_at=asked_at
+            )[0]
         except KeyboardInterrupt:  # one that arrived outside the runner's own handler
             result = _fallback(request, renderer, None)
         except Exception as exc:

@@ -387,7 +387,7 @@ def test_a_failed_cell_still_replaces_underscore_qwen(ip, magics, emulator) -> N
 def test_a_runner_bug_still_stores_a_result_and_replaces_the_live_view(ip, monkeypatch) -> None:
     import qwen_magic.runner
 
-    def broken(requests, renderer, interval, concurrency):
+    def broken(requests, renderer, interval, concurrency, **_):
         renderer.start(requests, lambda: None)
         raise TypeError("unsupported operand type(s) for +: 'int' and 'str'")
 
@@ -404,7 +404,7 @@ def test_a_runner_bug_still_stores_a_result_and_replaces_the_live_view(ip, monke
 def test_an_interrupt_outside_the_runner_still_stores_a_result(ip, monkeypatch) -> None:
     import qwen_magic.runner
 
-    def interrupted(requests, renderer, interval, concurrency):
+    def interrupted(requests, renderer, interval, concurrency, **_):
         raise KeyboardInterrupt
 
     monkeypatch.setattr(qwen_magic.runner, "execute_many", interrupted)
@@ -417,7 +417,7 @@ def test_the_coroutine_path_stores_a_result_when_the_runner_breaks(ip, magics, m
 
     import qwen_magic.runner
 
-    async def broken(requests, renderer, interval, concurrency):
+    async def broken(requests, renderer, interval, concurrency, **_):
         raise RuntimeError("boom")
 
     monkeypatch.setattr(qwen_magic.runner, "execute_many_async", broken)
