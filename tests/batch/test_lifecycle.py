@@ -166,3 +166,17 @@ def test_window_is_checked_before_any_request(ip, emulator):
     submit(ip, "--window 3d --no-think")
     create = next(r for r in emulator.requests if r.protocol == "batches-create")
     assert create.body["completion_window"] == "72h"
+
+
+def test_ask_many_with_batch_gives_the_same_job(ip, emulator):
+    import qwen_magic
+
+    emulator.batches.shuffle = True
+    job = qwen_magic.ask_many(
+        "Say {item}", ["a", "b", "c"], batch=True, window="2d", thinking=False
+    )
+    assert isinstance(job, BatchJob) and ip.user_ns["_qwen"] is job
+    assert job.record.window == "48h"
+    results = job.wait().results()
+    assert results.texts == ["Echo: Say a", "Echo: Say b", "Echo: Say c"]
+    assert results.items == ["a", "b", "c"]
