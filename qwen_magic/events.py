@@ -77,6 +77,17 @@ class Failed:
 
 
 @dataclass(frozen=True, slots=True)
+class Retrying:
+    """A request failed before the first token and is sent again after ``wait`` seconds: the
+    user sees why nothing arrives (``reason``, e.g. "rate limited (429)")."""
+
+    attempt: int  # the attempt about to be made (2: the first retry)
+    attempts: int  # at most this many in all
+    wait: float
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
 class ToolCall:
     """The model asks for a function call. ``arguments`` is the JSON text the model wrote,
     kept as text: it may not parse, and the model is shown its own text again in the history.
@@ -96,4 +107,4 @@ class ToolResult:
     output: str
 
 
-Event = ReasoningDelta | TextDelta | Usage | Started | Finished | Failed | ToolCall
+Event = ReasoningDelta | TextDelta | Usage | Started | Finished | Failed | ToolCall | Retrying

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from qwen_magic.errors import ServiceError
-from qwen_magic.events import Usage
+from qwen_magic.events import Retrying, Usage
 from qwen_magic.media import elide, elided_repr
 
 if TYPE_CHECKING:
@@ -39,6 +39,9 @@ class Result:
     raw: Any = field(default=None, repr=False)
     format: str = field(default="markdown", repr=False)
     media: list[Media] = field(default_factory=list)  # the images and video sent
+    # While a failed request waits to be sent again (before the first token): why, and the
+    # seconds left. None once the answer begins or the call ends.
+    retry: Retrying | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
         self.messages = elide(self.messages)

@@ -24,7 +24,15 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from qwen_magic.errors import ServiceError, hint_for
-from qwen_magic.events import Failed, Finished, ReasoningDelta, Started, TextDelta, Usage
+from qwen_magic.events import (
+    Failed,
+    Finished,
+    ReasoningDelta,
+    Retrying,
+    Started,
+    TextDelta,
+    Usage,
+)
 from qwen_magic.masking import hold_back, redact, redact_fields, redact_object
 from qwen_magic.media import elide
 from qwen_magic.messages import chat_messages
@@ -53,6 +61,8 @@ class Collector:
         self.first_token_at: float | None = None
         self.answer_at: float | None = None
         self.ended_at: float | None = None
+        self.retrying: Retrying | None = None  # the last retry announced, and when
+        self.retrying_at = 0.0
         self.done = threading.Event()
         # What was sent, built once (not per refresh); a key typed into a prompt is masked too.
         self.messages = redact(elide(chat_messages(request)))
@@ -77,6 +87,8 @@ class Collector:
             self.finish_reason = event.finish_reason  # type: ignore[attr-defined]
             self.raw = event.raw  # type: ignore[attr-defined]
             self.request_id = event.request_id or self.request_id  # type: ignore[attr-defined]
+        elif kind is Retrying:
+            self.retrying, self.retrying_at = event, self.clock()  # type: ignore[assignment]
         elif kind is Failed:
             error: ServiceError = redact_fields(event.error)  # type: ignore[attr-defined]
             req = self.request
@@ -111,6 +123,14 @@ class Collector:
         # A whole (non-streamed) answer has no first token, no thinking time and no stream
         # rate of its own: showing them would divide by almost nothing.
         streamed = req.stream
+        retry = self.retrying
+        if retry is not None and (
+            self.ended_at is not None or self.first_token_at is not None or self.error is not None
+        ):
+            retry = None  # the answer began, or the call ended: nothing to wait for
+        elif retry is not None:
+            left = max(0.0, retry.wait - (now - self.retrying_at))
+            retry = Retrying(retry.attempt, retry.attempts, left, retry.reason)
         return Result(
             text=self._shown(self.text_parts),
             reasoning=reasoning,
@@ -137,6 +157,7 @@ class Collector:
             messages=self.messages,
             format=req.format,
             media=req.media,
+            retry=retry,
         )
 
 

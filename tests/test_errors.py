@@ -118,3 +118,40 @@ def test_an_answer_quoting_an_error_does_not_look_like_one(ip, magics, emulator)
         assert "The service answered with an error (HTTP 500)" in answer[name]  # shown as text
         assert error_boxes(answer[name]) == [], name
         assert len(error_boxes(failure[name])) == 1, name
+
+
+# ------------------------------------------------------------------ a retry is shown
+def test_a_rate_limited_call_says_it_is_retrying_while_the_user_waits(ip, magics, emulator, comms):
+    """A 429 with Retry-After: the live footer says so during the wait, then the answer comes."""
+    magics.max_retries = 2
+    emulator.queue(Reply(fault="http_429", retry_after="2"), Reply(text="Finally.", reasoning=""))
+    with capture_output() as cap:
+        ip.run_cell_magic("qwen", "-o r", "Hi")
+    r = ip.user_ns["r"]
+    assert r.text == "Finally." and r.error is None and r.retry is None
+    footers = [str(m["state"]["value"]) for m in comms.updates if "value" in m.get("state", {})]
+    retrying = [v for v in footers if "retrying" in v]
+    assert retrying and "rate limited (429) — retrying in 2 s (attempt 2 of 3)" in retrying[0]
+    assert "retrying" not in cap.outputs[-1].data["text/markdown"]  # the saved output
+
+
+def test_the_terminal_prints_one_retry_line_per_attempt(emulator) -> None:
+    import io
+
+    from qwen_magic.render.terminal import TerminalRenderer
+    from qwen_magic.runner import execute
+    from qwen_magic.testing import request_for
+
+    emulator.queue(
+        Reply(fault="http_503", retry_after="0.3"),
+        Reply(fault="http_429", retry_after="0.3"),
+        Reply(text="Done.", reasoning=""),
+    )
+    out = io.StringIO()
+    result = execute(request_for(emulator, max_retries=2), TerminalRenderer(out), interval=0.01)
+    assert result.text == "Done."
+    lines = [line for line in out.getvalue().splitlines() if "retrying" in line]
+    assert lines == [
+        "[the service failed (503) — retrying now (attempt 2 of 3)]",
+        "[rate limited (429) — retrying now (attempt 3 of 3)]",
+    ]

@@ -16,7 +16,7 @@ import time
 from collections.abc import Callable, Generator
 
 from qwen_magic.errors import ServiceError
-from qwen_magic.events import Event, Failed, ReasoningDelta, TextDelta
+from qwen_magic.events import Event, Failed, ReasoningDelta, Retrying, TextDelta
 from qwen_magic.providers.guard import ReadGuard
 from qwen_magic.request import Request
 
@@ -47,6 +47,24 @@ def retry_delay(error: ServiceError, retry: int) -> float | None:
         if seconds >= 0:
             return seconds
     return min(0.5 * 2**retry, 8.0) * (1 - 0.25 * random.random())
+
+
+def retry_reason(error: ServiceError | None) -> str:
+    """Why a call is sent again, in a few words: "rate limited (429)"."""
+    if error is None:
+        return "failed"
+    status = error.status
+    if error.kind == "connection":
+        return "could not connect"
+    if error.kind == "timeout":
+        return "no answer in time"
+    if status == 429:
+        return "rate limited (429)"
+    if error.kind == "proxy":
+        return f"a proxy failed ({status})"
+    if status is not None and status >= 500:
+        return f"the service failed ({status})"
+    return f"HTTP {status}" if status else "failed"
 
 
 class Attempts:
@@ -136,6 +154,7 @@ def retrying(
     """Run ``attempt`` until it succeeds or its failure is not worth another try."""
     while True:
         events = attempt(attempts)
+        failure: ServiceError | None = None
         delay = None
         first = True
         answering = False
@@ -143,7 +162,8 @@ def retrying(
             for event in events:
                 if isinstance(event, Failed):
                     if first:
-                        delay = attempts.delay(event.error)
+                        failure = event.error
+                        delay = attempts.delay(failure)
                         if delay is not None:
                             break
                     attempts.conclude(event.error, answered=answering)
@@ -154,5 +174,9 @@ def retrying(
                 yield event
         finally:
             events.close()
-        if delay is None or attempts.stopped.wait(delay):
+        if delay is None:
+            return
+        total = attempts.request.max_retries + 1
+        yield Retrying(attempts.count + 1, total, delay, retry_reason(failure))
+        if attempts.stopped.wait(delay):
             return

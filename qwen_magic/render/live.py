@@ -190,7 +190,7 @@ class AnswerPanel:
         inputs = [thumbnail_row(request.media)] if request.media else []
         self.widget: Any = w.VBox([top, *inputs, self.thinking, self.answer.box, self.footer])
         self._answer_started = False
-        self._footer_state: tuple[int, object] | None = None
+        self._footer_state: tuple[int, object, object] | None = None
 
     def update(self, result: Result) -> None:
         self.refreshes += 1
@@ -205,8 +205,9 @@ class AnswerPanel:
         # The footer's clock changes every refresh: refresh it about once a second, or when
         # the token counts change, so it doesn't double the UI traffic.
         elapsed = int(result.elapsed or 0)
-        if (elapsed, result.usage) != self._footer_state:
-            self._footer_state = (elapsed, result.usage)
+        retry = result.retry and result.retry.attempt  # a retry announced, or ended
+        if (elapsed, result.usage, retry) != self._footer_state:
+            self._footer_state = (elapsed, result.usage, retry)
             line = usage_line(result, name_model=False)  # the header names the model
             self.footer.value = f"<small>{html.escape(line)}</small>"
 

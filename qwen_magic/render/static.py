@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import html
 import json
+import math
 import re
 from collections.abc import Sequence
 
@@ -47,12 +48,24 @@ def thinking_summary(result: Result) -> str:
     return "Thought" + (" for " + " · ".join(parts) if parts else "")
 
 
+def retry_note(result: Result) -> str:
+    """``rate limited (429) — retrying in 3 s (attempt 2 of 3)``, while a call waits to be
+    sent again; "" otherwise."""
+    retry = result.retry
+    if retry is None:
+        return ""
+    when = f"in {math.ceil(retry.wait)} s" if retry.wait >= 0.5 else "now"
+    return f"{retry.reason} — retrying {when} (attempt {retry.attempt} of {retry.attempts})"
+
+
 def usage_line(result: Result, *, name_model: bool = True) -> str:
     """Model and where (unless the header already says), tokens and timings, on one line."""
     parts = (result.model, result.api, result.region) if name_model else ()
     where = " · ".join(x for x in parts if x)
     u = result.usage
     bits = [where] if where else []
+    if result.retry is not None:
+        bits.append(retry_note(result))
     if u.input_tokens is not None:
         bits.append(f"{u.input_tokens} in")
     if u.output_tokens is not None:

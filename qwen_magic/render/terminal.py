@@ -16,6 +16,7 @@ from qwen_magic.render.static import (
     GRID_MAX,
     counts_line,
     first_line,
+    retry_note,
     status_of,
     stopped_note,
     thinking_summary,
@@ -35,6 +36,7 @@ class TerminalRenderer:
         self._text_len = 0
         self._in_reasoning = False
         self._printed: set[int] = set()
+        self._retries: set[int] = set()  # attempts whose retry was announced
 
     def start(self, requests: Sequence[Request] | Request, on_stop: Callable[[], None]) -> None:
         requests = listed(requests)
@@ -70,6 +72,10 @@ class TerminalRenderer:
             self._write(f"[{done}] {title}: {first_line(result.text)} ({status_of(result)})\n")
 
     def _deltas(self, result: Result) -> None:
+        retry = result.retry
+        if retry is not None and retry.attempt not in self._retries:
+            self._retries.add(retry.attempt)
+            self._write(f"[{retry_note(result)}]\n")
         new_reasoning = result.reasoning[self._reasoning_len :]
         if new_reasoning:
             if not self._in_reasoning and self._reasoning_len == 0:
