@@ -105,7 +105,7 @@ def magics_request(magics: Any, prompt: str, options: dict[str, Any]) -> Any:
     return request
 
 
-MANY_OPTIONS = OPTIONS | {"concurrency", "batch", "window"}
+MANY_OPTIONS = OPTIONS | {"concurrency", "batch", "window", "dry_run"}
 
 
 def ask_many(template: Any, items: Any, **options: Any) -> Results:
@@ -136,6 +136,7 @@ def ask_many(template: Any, items: Any, **options: Any) -> Results:
     elif not (isinstance(concurrency, int) and 1 <= concurrency <= 64):
         raise QwenUsageError(f"concurrency={concurrency!r}: give 1 to 64 requests at a time.")
     batch, window = bool(options.pop("batch", False)), options.pop("window", None)
+    dry_run = bool(options.pop("dry_run", False))
     if isinstance(options.get("stop"), str):
         options["stop"] = [options["stop"]]
     check_options(options)
@@ -153,7 +154,7 @@ def ask_many(template: Any, items: Any, **options: Any) -> Results:
     display = "none" if options.get("quiet") else options.get("display") or magics.display
     call = ManyCall(
         "each", requests, [item_label(x) for x in listed], display, None, concurrency,
-        items=listed, prompts=prompts, batch=batch, window=window,
+        items=listed, prompts=prompts, batch=batch, window=window, dry_run=dry_run,
     )  # fmt: skip
     results = run(magics, call)
     if getattr(results, "stopped", False):

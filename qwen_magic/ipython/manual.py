@@ -324,8 +324,15 @@ GROUPS = (
             ),
             Option(
                 ("--window",),
-                "With --batch: the completion window, e.g. 24h (the default).",
+                "With --batch: the completion window, 24h (the default) to 336h; hours or "
+                "days, e.g. 48h or 3d.",
                 {"metavar": "TIME"},
+            ),
+            Option(
+                ("--dry-run",),
+                "With --batch: submit the same lines to the service's free test model "
+                "(batch-test-model, at most 100 requests) to try the whole flow.",
+                {"action": "store_true", "dest": "dry_run"},
             ),
         ),
     ),

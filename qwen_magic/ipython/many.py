@@ -129,6 +129,7 @@ class ManyCall:
     keys: list[Any] = field(default_factory=list)
     batch: bool = False  # --batch: a provider Batch job (qwen_magic.batch), not streamed
     window: str | None = None  # --window
+    dry_run: bool = False  # --dry-run with --batch: the service's free test model
 
 
 def wants_many(args: Any) -> bool:
@@ -138,6 +139,7 @@ def wants_many(args: Any) -> bool:
         getattr(args, "each", None)
         or getattr(args, "batch", None)
         or getattr(args, "window", None)
+        or getattr(args, "dry_run", None)
         or (isinstance(model, str) and "," in model)
         or any(isinstance(getattr(args, n, None), list) for n in ("temperature", "top_p", "seed"))
         or getattr(args, "vary", None)
@@ -159,6 +161,11 @@ def prepare(magics: Any, args: Any, prompt: str) -> ManyCall:
         raise QwenUsageError(
             f"-c/--chat can't be combined with {what}: a chat has one history, and each answer "
             "would need its own. Drop -c, or ask in the chat one question per cell."
+        )
+    if getattr(args, "dry_run", False) and not args.batch:
+        raise QwenUsageError(
+            "--dry-run goes with --each NAME --batch: it submits the same job to the service's "
+            "free test model (batch-test-model) to try the flow. Add --batch, or drop --dry-run."
         )
     if (args.batch or args.window) and not args.each:
         raise QwenUsageError(
@@ -194,6 +201,7 @@ def prepare(magics: Any, args: Any, prompt: str) -> ManyCall:
         return ManyCall(
             "each", requests, [item_label(x) for x in items], display, args.out, concurrency,
             items=items, prompts=prompts, batch=bool(args.batch), window=args.window,
+            dry_run=bool(getattr(args, "dry_run", False)),
         )  # fmt: skip
     filled, media = _fill(prompt, namespace, args.raw, calls)
     options["media"] = shared + media
