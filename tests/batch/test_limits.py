@@ -103,3 +103,15 @@ def test_other_apis_are_batched_on_their_regions_compatible_endpoint(ip, emulato
     ip.user_ns["qs"] = ["a", "b"]
     ip.run_cell_magic("qwen", "--each qs --batch -o job --api dashscope --no-think", "{item}")
     assert ip.user_ns["job"].results().texts == ["Echo: a", "Echo: b"]
+
+
+def test_dry_run_through_the_magic_and_alone(ip, emulator):
+    ip.user_ns["qs"] = ["a", "b"]
+    ip.run_cell_magic("qwen", "--each qs --batch --dry-run -o job", "Say {item}")
+    job = ip.user_ns["job"]
+    assert job.record.dry_run and job.record.model == "batch-test-model"
+    assert job.wait().results().texts == ["This is a test result."] * 2
+    emulator.clear()
+    with pytest.raises(UsageError, match="--dry-run goes with --each NAME --batch"):
+        ip.run_cell_magic("qwen", "--each qs --dry-run", "Say {item}")
+    assert not emulator.requests
