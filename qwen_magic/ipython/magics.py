@@ -378,6 +378,9 @@ class QwenMagics(Magics):
             %qwencmd emulator start      answer from the offline emulator (no network, no key)
             %qwencmd emulator stop       back to the real service
             %qwencmd debug on|off        show tracebacks of internal errors
+            %qwencmd jobs                provider Batch jobs of this machine (--each --batch)
+            %qwencmd job ID              one job's status (also qwen_magic.job(ID))
+            %qwencmd job cancel ID       cancel a job (answers already made are kept)
         """
         from qwen_magic.ipython import commands
 
