@@ -15,6 +15,16 @@ pytest_plugins = ["qwen_magic.testing.pytest_plugin"]
 TEST_KEY = "sk-qwenmagic-TESTKEY-7f3a9c1e5b"  # recognisable, scanned for in outputs
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    """Batch jobs are recorded in a store under the user's data directory: during the tests
+    (in-process, and in the kernels nbval and nbclient start) it is a fresh temporary one."""
+    import os
+    import tempfile
+
+    if "QWEN_MAGIC_DATA_DIR" not in os.environ:
+        os.environ["QWEN_MAGIC_DATA_DIR"] = tempfile.mkdtemp(prefix="qwen-magic-data-")
+
+
 @pytest.fixture(scope="session")
 def shell() -> TestingShell:
     """One shell for the session; ``run_cell`` re-raises what the cell raised."""
