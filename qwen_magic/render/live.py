@@ -185,7 +185,7 @@ class AnswerPanel:
         self.thinking.layout.display = "none"
         mime = "text/html" if request.format == "html" else "text/markdown"
         self.answer = MarkdownStream(mime=mime)
-        self.footer = w.HTML("<small>waiting for the first token…</small>")
+        self.footer = w.HTML("<small>connecting…</small>")
         top = w.HBox([self.header, *extra], layout=w.Layout(align_items="center"))
         inputs = [thumbnail_row(request.media)] if request.media else []
         self.widget: Any = w.VBox([top, *inputs, self.thinking, self.answer.box, self.footer])
