@@ -173,6 +173,8 @@ class Run:
         self.collector = Collector(request)
         self.cancelled = threading.Event()
         self.started = False  # a worker took it (set under the pool's lock)
+        self.preparing = False  # its worker loads the SDK / builds the client
+        self.pumped = threading.Event()  # its worker is done with it
 
     def pump(self, waited: bool = True) -> None:
         """Drain the provider into the collector (on a worker thread); never raises.
@@ -187,7 +189,11 @@ class Run:
         try:
             prepare = getattr(self.provider, "prepare", None)
             if prepare is not None:  # import the SDK, build the client
-                prepare()
+                self.preparing = True
+                try:
+                    prepare()
+                finally:
+                    self.preparing = False
             if self.cancelled.is_set():
                 return
             events = self.provider.events()
@@ -204,6 +210,7 @@ class Run:
                 with contextlib.suppress(Exception):
                     events.close()  # closes the HTTP stream if we stopped early
             collector.end()
+            self.pumped.set()
 
     def stop(self) -> None:
         """Stop now, from any thread: keep the partial answer, close the connection."""
@@ -242,7 +249,10 @@ class Runs:
     once, with every Result in input order.
     """
 
-    JOIN = 0.1  # seconds, all workers together: how long a stop waits for readers to let go
+    # Seconds, all runs together: how long a stop waits for readers to let go (close their
+    # streams). A worker still loading the SDK is not waited for: an import cannot be cut
+    # short, nothing of the call has gone out yet, and its run ends as soon as it is done.
+    JOIN = 0.1
 
     def __init__(
         self,
@@ -351,8 +361,9 @@ class Runs:
         """Every Result in input order, shown: never raises, whatever a provider or the view
         did."""
         deadline = time.monotonic() + self.JOIN
-        for worker in self._workers:
-            worker.join(timeout=max(0.0, deadline - time.monotonic()))
+        for run in self.runs:
+            if run.started and not run.preparing:
+                run.pumped.wait(max(0.0, deadline - time.monotonic()))
         results = [run.result() for run in self.runs]
         if self.render_error is not None:
             for result in results:

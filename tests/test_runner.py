@@ -242,3 +242,44 @@ def test_the_terminal_prints_a_line_per_finished_run_then_the_answers(emulator) 
     headings = [line for line in out.splitlines() if line.startswith("== ")]
     assert headings == ["== qwen-plus ==", "== qwen-max ==", "== qwen-flash =="]
     assert out.rstrip().splitlines()[-1].startswith("[3/3 done")
+
+
+def test_stop_while_the_sdk_loads_returns_without_waiting_for_the_load(emulator, monkeypatch):
+    """Stop before the first token of a session's first call, while the SDK is still being
+    imported: the runner returns at once (an import cannot be cut short) and nothing is sent.
+    However long the runner lets readers close their streams, it never waits for a load."""
+    import threading
+
+    import qwen_magic.providers.chat as chat
+    from qwen_magic.runner import Runs
+
+    loading, release, loaded = threading.Event(), threading.Event(), threading.Event()
+    real_client = chat.openai_client
+
+    def slow_client(*args: Any, **kwargs: Any) -> Any:  # the SDK import of a first call
+        loading.set()
+        release.wait(30)
+        client = real_client(*args, **kwargs)
+        loaded.set()
+        return client
+
+    monkeypatch.setattr(chat, "openai_client", slow_client)
+    monkeypatch.setattr(Runs, "JOIN", 60.0)
+    watchdog = threading.Timer(10, release.set)  # ends the load if the runner waits for it
+    watchdog.start()
+
+    def stop_while_loading(view: RecordingView) -> None:
+        if loading.wait(10) and not view.stopped:
+            view.stop()
+
+    try:
+        view = RecordingView(stop_while_loading)
+        result = execute(request_for(emulator), view, interval=0.01)
+        assert not loaded.is_set()  # returned while the load was still going
+    finally:
+        release.set()
+        watchdog.cancel()
+    assert result.interrupted and result.text == "" and result.error is None
+    assert view.finished == [result]
+    loaded.wait(10)
+    assert emulator.requests == []  # the stopped call never went out
