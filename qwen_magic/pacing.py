@@ -14,17 +14,18 @@ import threading
 from collections.abc import Iterator
 from typing import Any
 
-from qwen_magic.events import ReasoningDelta, TextDelta
+from qwen_magic.events import ReasoningDelta, Retrying, TextDelta
 
 _DELTAS = (TextDelta, ReasoningDelta)
 
 
 def is_throttled(event: object) -> bool:
-    """Whether an event says the service refused for rate: a 429 (as a final failure or a
-    retry notice, whatever its class, as long as it carries the ``ServiceError``)."""
+    """Whether an event says the service refused for rate: a 429 as the run's final failure
+    (``Failed``), or as the reason of a retry (``Retrying``: "rate limited (429)")."""
+    if isinstance(event, Retrying):
+        return "429" in event.reason
     error = getattr(event, "error", None)
-    status = getattr(error, "status", None) if error is not None else getattr(event, "status", None)
-    return status == 429
+    return getattr(error, "status", None) == 429
 
 
 class Pacer:

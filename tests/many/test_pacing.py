@@ -86,6 +86,17 @@ def test_the_emulator_refuses_beyond_n_requests_a_second() -> None:
     assert Limits(token_rate=50).paced(Reply(delay=0.5)).delay == 0.5  # the reply's own wins
 
 
+def test_the_level_drops_under_429s_that_are_retried(ip, magics, emulator, comms):
+    emulator.limits = Limits(requests_per_second=4, latency=0.2)
+    ip.user_ns["qs"] = [f"q{n}" for n in range(12)]
+    magics.max_retries = 6
+    ip.run_cell_magic("qwen", "--each qs --concurrency 8 --no-think -o r", "{item}")
+    r = ip.user_ns["r"]
+    assert r.ok and r.texts == [f"Echo: q{n}" for n in range(12)]  # every item survived
+    assert emulator.limits.throttled > 0
+    assert any(re.search(r"\b[1-4] at once \(of 8: rate-limited\)", s) for s in statuses(comms))
+
+
 def statuses(comms) -> list[str]:
     return [
         html.unescape(re.sub(r"<[^>]+>", "", d["state"]["value"]))
