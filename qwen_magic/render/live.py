@@ -45,6 +45,26 @@ ANSWER_HEIGHT = "60vh"  # the live answer scrolls within this; the static output
 REASONING_HEIGHT = "30vh"
 
 
+# Our own constant CSS (never model text), scoped to the live view: the "Thought for …" title
+# reads like the static output's <summary> (not grey on grey), and the pieces of a stream read
+# as one Markdown document (no padding between outputs, a paragraph's spacing between pieces).
+LIVE_CSS = """
+.qwen-live .jupyter-widget-Collapse-header,
+.qwen-live .jupyter-widget-Collapse-open > .jupyter-widget-Collapse-header {
+  color: var(--jp-content-font-color1); background: none; border: none; font-weight: normal;
+  font-size: var(--jp-content-font-size1); line-height: var(--jp-content-line-height);
+  padding: 0; cursor: pointer;
+}
+.qwen-live .jupyter-widget-Collapse-header:hover { color: var(--jp-content-font-color0); }
+.qwen-live .jupyter-widget-Collapse-contents { background: none; padding: 0 0 0 12px;
+  border: none; border-left: 3px solid var(--jp-border-color2); }
+.qwen-live-scroll .jupyter-widgets { margin: 0; }
+.qwen-live-scroll .jp-OutputArea-child { padding: 0; border: none; }
+.qwen-live-scroll .jp-OutputArea-output { padding: 0; border: none; overflow: visible; }
+.qwen-live-scroll .jp-RenderedHTMLCommon > *:last-child { margin-bottom: 1em; }
+"""
+
+
 def _markdown_output(text: str, mime: str = "text/markdown") -> dict[str, Any]:
     """One output of a live piece: the text the frontend renders, nothing else (no
     ``text/plain`` twin: the live view is never saved, the static output has one)."""
@@ -171,14 +191,22 @@ class AnswerPanel:
     not display itself: a view places ``.widget``, feeds ``update(result)``, then ``close()``s.
     """
 
-    def __init__(self, request: Request, title: str | None = None, extra: Sequence[Any] = ()):
+    def __init__(
+        self,
+        request: Request,
+        title: str | None = None,
+        extra: Sequence[Any] = (),
+        stop: Any = None,
+    ):
+        """``stop``: the one answer's Stop button, shown in the footer's row; the panel then
+        has no header (the footer names the model, as the static output's last line does), so
+        the static output takes the live view's place without a jump."""
         import ipywidgets as w
 
         if title is None:
             title = variant_titles([request])[0]
         self.request = request
         self.refreshes = 0
-        self.header = w.HTML(f"<small><b>{html.escape(title)}</b></small>")
         self.reasoning = MarkdownStream(max_height=REASONING_HEIGHT)
         self.thinking = w.Accordion(children=[self.reasoning.box], selected_index=0)
         self.thinking.set_title(0, "Thinking…")
@@ -186,9 +214,17 @@ class AnswerPanel:
         mime = "text/html" if request.format == "html" else "text/markdown"
         self.answer = MarkdownStream(mime=mime)
         self.footer = w.HTML("<small>connecting…</small>")
-        top = w.HBox([self.header, *extra], layout=w.Layout(align_items="center"))
         inputs = [thumbnail_row(request.media)] if request.media else []
-        self.widget: Any = w.VBox([top, *inputs, self.thinking, self.answer.box, self.footer])
+        self._name_model = stop is not None
+        if stop is None:
+            self.header: Any = w.HTML(f"<small><b>{html.escape(title)}</b></small>")
+            top = [w.HBox([self.header, *extra], layout=w.Layout(align_items="center"))]
+            bottom: Any = self.footer
+        else:
+            self.header, top = None, []
+            bottom = w.HBox([stop, self.footer, *extra], layout=w.Layout(align_items="center"))
+        self.widget: Any = w.VBox([*top, *inputs, self.thinking, self.answer.box, bottom])
+        self.widget.add_class("qwen-live")
         self._answer_started = False
         self._footer_state: tuple[int, object, object] | None = None
 
@@ -208,7 +244,7 @@ class AnswerPanel:
         retry = result.retry and result.retry.attempt  # a retry announced, or ended
         if (elapsed, result.usage, retry) != self._footer_state:
             self._footer_state = (elapsed, result.usage, retry)
-            line = usage_line(result, name_model=False)  # the header names the model
+            line = usage_line(result, name_model=self._name_model)  # (or the header does)
             self.footer.value = f"<small>{html.escape(line)}</small>"
 
     def close(self) -> None:
@@ -261,7 +297,7 @@ class LiveRenderer:
         self._seen: list[Result | None] = [None] * n
         self._status_text = ""
         if self.layout == "single" and n == 1:
-            panel = AnswerPanel(self.requests[0], self.titles[0], extra=[self.stop_button])
+            panel = AnswerPanel(self.requests[0], self.titles[0], stop=self.stop_button)
             self.panels = [panel]
             self._box = panel.widget
         elif self.layout == "progress":
@@ -285,6 +321,8 @@ class LiveRenderer:
                 ),
             )
             self._box = w.VBox([top, grid])
+        style = w.HTML(f"<style>{LIVE_CSS}</style>", layout=w.Layout(display="none"))
+        self._box.children = (*self._box.children, style)
         self.handle = display(self._box, display_id=True)
 
     def update(self, results: Sequence[Result | None] | Result, ended: Sequence[bool] = ()) -> None:
@@ -366,7 +404,12 @@ def thumbnail_row(media: list[Any]) -> Any:
         else:
             picture = w.HTML(f"<small>🎞 {title}</small>")
         caption = w.HTML(f'<small title="{title}">{html.escape(item.source)}</small>')
-        cells.append(w.VBox([picture, caption], layout=w.Layout(align_items="center")))
+        cells.append(  # pictures of different heights: captions on one line, at the bottom
+            w.VBox(
+                [picture, caption],
+                layout=w.Layout(align_items="center", justify_content="flex-end"),
+            )
+        )
     return w.HBox(cells, layout=w.Layout(flex_flow="row wrap", grid_gap="8px"))
 
 
