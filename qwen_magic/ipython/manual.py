@@ -64,7 +64,9 @@ In %qwen the options come first and the rest of the line is the prompt, exactly 
 The reasoning (when the model thinks) streams into a section that folds away when the
 answer starts; a footer shows tokens and timings; Stop ends the answer and keeps what
 arrived. When done, the live view is replaced by a static Markdown output, so the saved
-notebook reads the same on GitHub or in nbconvert. The Result is stored in _qwen (and in
+notebook reads the same on GitHub or in nbconvert. Run headless (papermill, nbconvert
+--execute, nbclient) a cell shows only that static output, so no widget is saved
+(display = "auto"; "live" forces the live view). The Result is stored in _qwen (and in
 -o NAME): .text, .reasoning, .usage, .error, ... always this cell's Result, even when the
 call failed.
 
