@@ -25,6 +25,17 @@ PRESETS: dict[str, dict[str, float]] = {
 }
 
 
+@dataclass(frozen=True)
+class Attachment:
+    """Context sent with the prompt (a file, a web page, a summarized ``{df}``), as its chip
+    names it: ``📎 sales.csv · 1,204 tokens``."""
+
+    name: str  # "sales.csv", "{df}", "https://example.org/page"
+    kind: str  # "csv", "pdf", "page", "DataFrame summary", ...
+    tokens: int
+    exact: bool = True  # False: estimated (about 4 characters a token)
+
+
 @dataclass
 class Request:
     """One call to a model, fully resolved: every option has its final value."""
@@ -56,6 +67,7 @@ class Request:
     prefix: str | None = None  # partial mode: the answer continues this text
     key_source: str = ""  # where the key came from ("$DASHSCOPE_API_KEY", "%qwencmd key")
     media: list[Media] = field(default_factory=list)  # images and video, checked and encoded
+    attachments: list[Attachment] = field(default_factory=list)  # --file, --url, {df} summaries
 
     def __repr__(self) -> str:
         return elided_repr(self)
