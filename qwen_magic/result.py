@@ -14,7 +14,7 @@ from qwen_magic.media import elide, elided_repr
 
 if TYPE_CHECKING:
     from qwen_magic.media import Media
-    from qwen_magic.request import Request
+    from qwen_magic.request import Attachment, Request
 
 
 @dataclass
@@ -39,6 +39,7 @@ class Result:
     raw: Any = field(default=None, repr=False)
     format: str = field(default="markdown", repr=False)
     media: list[Media] = field(default_factory=list)  # the images and video sent
+    attachments: list[Attachment] = field(default_factory=list)  # files, pages, {df} summaries
     # While a failed request waits to be sent again (before the first token): why, and the
     # seconds left. None once the answer begins or the call ends.
     retry: Retrying | None = field(default=None, repr=False)

@@ -157,6 +157,7 @@ class Collector:
             messages=self.messages,
             format=req.format,
             media=req.media,
+            attachments=req.attachments,
             retry=retry,
         )
 
