@@ -42,10 +42,21 @@ class Turn:
 
 
 @dataclass
+class Shown:
+    """Where a turn's answer is on screen: its output's display id, and the Result it shows
+    (to show it again, marked, once the turn is dropped)."""
+
+    display_id: str
+    result: Any = field(repr=False)
+
+
+@dataclass
 class Chat:
     name: str
     system: str | None = None
     turns: list[Turn] = field(default_factory=list)
+    # id(turn) -> its output, for the turns asked in this session (never saved)
+    shown: dict[int, Shown] = field(default_factory=dict, repr=False, compare=False)
 
     def _rerun_index(self, cell_id: str | None, execution: str | None) -> int | None:
         """Where an earlier run of this cell began, if this is a re-run of it."""
@@ -63,12 +74,25 @@ class Chat:
         turns = self.turns if index is None else self.turns[:index]
         return [m for turn in turns for m in turn.messages()]
 
-    def record(self, turn: Turn) -> None:
+    def record(self, turn: Turn) -> list[Turn]:
+        """Add the turn; a re-run replaces its cell's turn and drops the ones after it. The
+        dropped turns of other cells are returned: their outputs still show answers that are
+        no longer part of the conversation."""
         index = self._rerun_index(turn.cell_id, turn.execution)
         if index is None:
             self.turns.append(turn)
-        else:
-            self.turns[index:] = [turn]  # re-run: replaces its turn, drops the ones after
+            return []
+        gone = self.turns[index:]
+        self.turns[index:] = [turn]
+        for old in gone:
+            if old.cell_id == turn.cell_id:
+                self.shown.pop(id(old), None)  # its cell shows the new answer now
+        return [old for old in gone if old.cell_id != turn.cell_id]
+
+    def show(self, turn: Turn, display_id: str | None, result: Any) -> None:
+        """Remember where ``turn`` is shown (nothing to remember without a display id)."""
+        if display_id:
+            self.shown[id(turn)] = Shown(display_id, result)
 
     @property
     def tokens(self) -> int:

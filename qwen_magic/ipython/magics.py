@@ -46,6 +46,8 @@ class Call:
     chat: Chat | None = None
     cell_id: str | None = None
     execution: str | None = None
+    fix: bool = False  # --fix: -f code takes the corrected cell (fix.fixed_cell)
+    display_id: str | None = None  # of the answer's output (a chat marks it when dropped)
 
 
 @magics_class
@@ -103,6 +105,11 @@ class QwenMagics(Magics):
         False,
         help="Let {expr} in prompts (and -i {expr}) run calls and operators; off: {...} only "
         "reads names, attributes, indexes and literals. exit()/quit() never run.",
+    ).tag(config=True)
+    explain_errors = Bool(
+        False,
+        help='An "Explain with Qwen" button under each uncaught exception (sends nothing '
+        "until clicked; live view only).",
     ).tag(config=True)
 
     _refused_name: str | None = None  # the trait whose value was refused last
@@ -182,7 +189,7 @@ class QwenMagics(Magics):
             run(self, many)
             return
         call = self._prepare(line, cell)
-        result = self._execute(call.request, call.display, asked_at)
+        result = self._execute(call.request, call.display, asked_at, call)
         self._conclude(call, result)
 
     async def qwen_async(self, line: str, cell: str | None) -> None:
@@ -210,6 +217,7 @@ class QwenMagics(Magics):
             result = _fallback(call.request, renderer, None)
         except Exception as exc:  # a bug: this cell still gets its Result, with the error
             result = _fallback(call.request, renderer, exc)
+        call.display_id = _display_id(renderer)
         self._after(result)
         self._conclude(call, result)
 
@@ -262,7 +270,7 @@ class QwenMagics(Magics):
                 request.media, model=request.model, api=request.api, history=request.history
             )
         display = "none" if args.quiet else self.display
-        return Call(request, display, out, chat, cell_id, execution)
+        return Call(request, display, out, chat, cell_id, execution, fix=bool(args.fix))
 
     def _warn_if_hidden(self, call: Call, result: Result) -> None:
         """With nothing displayed (-q, display="none") a failure must still be noticed."""
@@ -279,21 +287,29 @@ class QwenMagics(Magics):
             from qwen_magic.chats import Turn
             from qwen_magic.messages import user_message
 
-            call.chat.record(
-                Turn(
-                    user=user_message(call.request),  # the real parts, not the elided ones
-                    answer=result.text,
-                    reasoning=result.reasoning,
-                    cell_id=call.cell_id,
-                    execution=call.execution,
-                    model=result.model,
-                    usage=result.usage.as_dict(),
-                )
+            turn = Turn(
+                user=user_message(call.request),  # the real parts, not the elided ones
+                answer=result.text,
+                reasoning=result.reasoning,
+                cell_id=call.cell_id,
+                execution=call.execution,
+                model=result.model,
+                usage=result.usage.as_dict(),
             )
+            dropped = call.chat.record(turn)
+            call.chat.show(turn, call.display_id, result)
+            if dropped:  # their cells still show them: mark them
+                from qwen_magic.ipython.stale import mark_dropped
+
+                mark_dropped(call.chat, dropped, self.shell)
         if call.request.format == "code" and result.text and self.shell is not None:
             from qwen_magic.ipython.codecells import code_cell
 
             code = code_cell(result.text)
+            if call.fix:
+                from qwen_magic.ipython.fix import fixed_cell
+
+                code = fixed_cell(result.text)
             if code:
                 self.shell.set_next_input(code, replace=False)
 
@@ -305,6 +321,10 @@ class QwenMagics(Magics):
             raise QwenUsageError(f"Could not read the options {option_text!r}: {exc}.") from None
         args = self.qwen.parser.parse_args(argv)
         prompt = rest if cell is None else (rest + "\n" + cell if rest else cell)
+        if args.fix:  # the question is built here; the user's words are added as written
+            from qwen_magic.ipython.fix import fix_prompt
+
+            prompt, args.raw = fix_prompt(self, prompt), True
         return args, prompt.strip("\n")
 
     def _renderer(self, display: str, stoppable: bool = False) -> Any:
@@ -326,7 +346,9 @@ class QwenMagics(Magics):
 
         return LiveRenderer(stoppable=stoppable)
 
-    def _execute(self, request: Request, display: str, asked_at: float | None = None) -> Result:
+    def _execute(
+        self, request: Request, display: str, asked_at: float | None = None, call: Any = None
+    ) -> Result:
         """Run synchronously. Never raises: Ctrl-C keeps the partial answer (the runner stops
         the stream), and a bug becomes a Result carrying an internal error."""
         from qwen_magic.runner import execute_many
@@ -342,6 +364,8 @@ class QwenMagics(Magics):
             result = _fallback(request, renderer, None)
         except Exception as exc:
             result = _fallback(request, renderer, exc)
+        if call is not None:
+            call.display_id = _display_id(renderer)
         self._after(result)
         return result
 
@@ -381,6 +405,8 @@ class QwenMagics(Magics):
             %qwencmd jobs                provider Batch jobs of this machine (--each --batch)
             %qwencmd job ID              one job's status (also qwen_magic.job(ID))
             %qwencmd job cancel ID       cancel a job (answers already made are kept)
+            %qwencmd fix [options] [words]  explain the last error and propose a corrected
+                                         cell (%qwen's options: -f code puts it below)
         """
         from qwen_magic.ipython import commands
 
@@ -417,6 +443,11 @@ def _fallback(request: Request, renderer: Any, exc: Exception | None) -> Result:
         summary = error.summary() if error is not None else "Interrupted: no answer was kept."
         print(f"qwen: {summary}", file=sys.stderr)
     return result
+
+
+def _display_id(renderer: Any) -> str | None:
+    """The display id of the output a view left (None: it left none, or no id)."""
+    return getattr(getattr(renderer, "handle", None), "display_id", None)
 
 
 def _is_terminal(shell: Any) -> bool:

@@ -89,8 +89,9 @@ class FinalRenderer(NullRenderer):
             self.titles = variant_titles(listed(requests))
 
     def finish(self, results: Sequence[Result] | Result) -> None:
-        from IPython.display import publish_display_data
+        from IPython.display import display
 
         from qwen_magic.render.static import bundle_of
 
-        publish_display_data(bundle_of(listed(results), self.titles))
+        # with a display id: a chat marks this output when a re-run drops its turn
+        self.handle = display(bundle_of(listed(results), self.titles), raw=True, display_id=True)

@@ -275,6 +275,18 @@ def to_bundle(result: Result) -> dict[str, str]:
     return {"text/markdown": to_markdown(result), "text/plain": to_plain(result)}
 
 
+def dropped_bundle(result: Result, note: str) -> dict[str, str]:
+    """The same answer, marked at the top as no longer part of its chat (``note`` says why
+    and what to do). The mark is raw HTML, which an answer cannot make."""
+    bundle = dict(to_bundle(result))
+    mark = f"<p><b>⊘ {html.escape(note, quote=False)}</b></p>"
+    for mime in ("text/markdown", "text/html"):
+        if mime in bundle:
+            bundle[mime] = f"{mark}\n\n<hr>\n\n{bundle[mime]}"
+    bundle["text/plain"] = f"[{plain_text(note)}]\n\n{bundle['text/plain']}"
+    return bundle
+
+
 # ------------------------------------------------------------------------------ N answers
 GRID_MAX = 6  # more answers than this are summed up in a table, not shown side by side
 TABLE_ROWS = 10  # rows of that table

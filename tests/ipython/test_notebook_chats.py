@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 import nbformat
+import pytest
 from nbclient import NotebookClient
 from nbformat.v4 import new_code_cell, new_notebook
 
@@ -90,3 +91,36 @@ def test_rerunning_an_edited_cell_replaces_its_turn_and_drops_the_later_ones() -
             "['My name is Ann.', 'I live in Singapore.', 'What do you know about me?']"
         )
     assert nbformat.validate(nb) is None
+
+
+# ------------------------------------------------------------------ outputs of dropped turns
+@pytest.mark.parametrize("display", ["live", "final"])
+def test_a_turn_dropped_by_a_rerun_is_marked_in_its_cell(ip, magics, display) -> None:
+    """Re-running cell 2 drops turn 3: cell 3's output is updated in place (through its display
+    id) to say so, still showing its answer; cell 1's output is left alone."""
+    from IPython.utils.capture import capture_output
+
+    magics.display = display
+    with capture_output() as cap:
+        for cell_id, prompt in [
+            ("c1", "My name is Ann."),
+            ("c2", "I live in Hangzhou."),
+            ("c3", "What do you know about me?"),
+            ("c2", "I live in Singapore."),  # the user edits cell 2 and re-runs it
+        ]:
+            ip.run_cell(f"%%qwen -c demo\n{prompt}", cell_id=cell_id)
+    ids = []  # the display id of each cell's output, in order
+    for output in cap.outputs:
+        display_id = (output.transient or {}).get("display_id")
+        if display_id and not output.update and display_id not in ids:
+            ids.append(display_id)
+    assert len(ids) == 4
+    marked = [o for o in cap.outputs if o.update and "No longer part of chat" in str(o.data)]
+    assert [o.transient["display_id"] for o in marked] == [ids[2]]  # cell 3's, only
+    (update,) = marked
+    markdown, plain = update.data["text/markdown"], update.data["text/plain"]
+    assert "Echo: What do you know about me?" in markdown and plain  # the same answer
+    assert "No longer part of chat 'demo': turn 2 was asked again" in markdown
+    assert "Re-run this cell to ask again." in plain
+    chat = magics.chats.get("demo")
+    assert [t.user["content"] for t in chat.turns] == ["My name is Ann.", "I live in Singapore."]
