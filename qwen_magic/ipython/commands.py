@@ -31,7 +31,7 @@ class QwenMagics(Protocol):
 
 COMMANDS = (
     "config", "key", "models", "usage", "chats", "history", "reset", "save", "load",
-    "emulator", "debug", "jobs", "job",
+    "emulator", "debug", "jobs", "job", "fix",
 )  # fmt: skip
 
 
@@ -212,3 +212,10 @@ def cmd_job(magics: QwenMagics, rest: list[str]) -> Any:
     from qwen_magic.batch.commands import job_command
 
     return job_command(magics, rest)
+
+
+def cmd_fix(magics: QwenMagics, rest: list[str]) -> None:
+    """``%qwencmd fix [options] [words]``: ``%qwen --fix`` (see ``ipython/fix.py``)."""
+    from qwen_magic.ipython.fix import run_command
+
+    run_command(magics, rest)

@@ -45,7 +45,7 @@ def session_of(shell: Any) -> Session | None:
 
 def load(shell: Any) -> None:
     """``%load_ext qwen_magic``: the magics, the cell transformer and the display formatters."""
-    from qwen_magic.ipython import kernel
+    from qwen_magic.ipython import fix, kernel
     from qwen_magic.ipython.magics import QwenMagics
     from qwen_magic.render import formatters
 
@@ -55,6 +55,7 @@ def load(shell: Any) -> None:
     shell.register_magics(magics)
     kernel.install(shell)
     formatters.register(shell)
+    fix.install(magics, shell)  # records the last error (%qwencmd fix, explain_errors)
     if magics.warm_up and getattr(shell, "kernel", None) is not None:
         warm_up(magics, shell)
 
@@ -156,13 +157,14 @@ def _parse_once(api: str) -> None:
 def unload(shell: Any) -> None:
     """``%unload_ext qwen_magic``: take back everything ``load`` gave, and forget the session
     (the typed key, the chats, an emulator we started) and the pooled connections."""
-    from qwen_magic.ipython import kernel
+    from qwen_magic.ipython import fix, kernel
     from qwen_magic.render import formatters
 
     magics = magics_of(shell)
     if magics is None:
         return
     kernel.uninstall(shell)
+    fix.uninstall(magics, shell)
     formatters.unregister(shell)
     hook = getattr(magics, "_warm_hook", None)
     if hook is not None:

@@ -72,9 +72,10 @@ call failed.
 
 Defaults come from %config QwenMagics.<trait> (model, api, region, workspace, base_url,
 api_key_env, system, thinking, thinking_param, stream, display, update_interval, timeout,
-deadline, max_retries, concurrency, interpolate_calls); each is checked when set, so a bad value is
-refused by %config at once. The key is read from $DASHSCOPE_API_KEY (keys are per region)
-or set for this session with %qwencmd key; %qwencmd emulator start answers offline.
+deadline, max_retries, concurrency, interpolate_calls, explain_errors); each is checked when
+set, so a bad value is refused by %config at once. The key is read from $DASHSCOPE_API_KEY
+(keys are per region) or set for this session with %qwencmd key; %qwencmd emulator start
+answers offline.
 Model output is untrusted: raw HTML is shown as text, links go only to http(s)/mailto, and
 remote images become links (see the README, Security)."""
 
@@ -335,6 +336,26 @@ GROUPS = (
                 "With --batch: submit the same lines to the service's free test model "
                 "(batch-test-model, at most 100 requests) to try the whole flow.",
                 {"action": "store_true", "dest": "dry_run"},
+            ),
+        ),
+    ),
+    Group(
+        "Errors",
+        "Explain the last uncaught exception and propose a corrected cell (also %qwencmd fix; "
+        "%config QwenMagics.explain_errors = True puts an Explain with Qwen button under "
+        "every exception, which sends nothing until clicked).",
+        (
+            Option(
+                ("--fix",),
+                "Send the cell that raised the last error (as typed), the exception, a trimmed "
+                "traceback (your cells' frames and the last library frames, plain text) and the "
+                "names, types and shapes of the variables it uses, and ask for an explanation "
+                "and the corrected cell; your words, if any, are added as written. With -f code "
+                "the corrected cell (the answer's last python block) goes into a new cell "
+                "below. Errors are recorded from the moment qwen_magic is loaded; UsageErrors "
+                "and errors inside qwen_magic are not. Strings whose name looks like a secret "
+                "are not shown, and the API key is masked.",
+                {"action": "store_true"},
             ),
         ),
     ),
