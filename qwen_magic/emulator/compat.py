@@ -6,7 +6,14 @@ import time
 import uuid
 from typing import Any
 
-from qwen_magic.emulator.catalog import CREATED, MODELS, ModelInfo, require, resolve_thinking
+from qwen_magic.emulator.catalog import (
+    CREATED,
+    MODELS,
+    ModelInfo,
+    requested_thinking,
+    require,
+    resolve_thinking,
+)
 from qwen_magic.emulator.faults import (
     ApiError,
     check_data_uris,
@@ -75,7 +82,7 @@ def chat(emu: Host, exchange: Exchange) -> None:
     info = require(body.get("model"))
     messages = body.get("messages") or []
     check_data_uris(messages)
-    thinking = resolve_thinking(info, body.get("enable_thinking"))
+    thinking = resolve_thinking(info, requested_thinking(body))
     json_mode = check_json_mode(body.get("response_format"), messages, thinking)
     check_stream(info, stream, thinking)
     plan = make_plan(

@@ -6,7 +6,7 @@ import time
 import uuid
 from typing import Any
 
-from qwen_magic.emulator.catalog import require, resolve_thinking
+from qwen_magic.emulator.catalog import requested_thinking, require, resolve_thinking
 from qwen_magic.emulator.compat import request_body
 from qwen_magic.emulator.faults import ApiError, check_data_uris, data_inspection, dumps
 from qwen_magic.emulator.records import Host
@@ -31,8 +31,9 @@ def send_error(exchange: Exchange, error: ApiError) -> None:
 
 
 def wants_thinking(body: dict[str, Any]) -> bool | None:
-    if isinstance(body.get("enable_thinking"), bool):
-        return body["enable_thinking"]
+    requested = requested_thinking(body)
+    if isinstance(requested, bool):
+        return requested
     effort = (body.get("reasoning") or {}).get("effort")
     return None if effort is None else effort != "none"
 
