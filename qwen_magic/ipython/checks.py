@@ -167,4 +167,7 @@ TRAIT_CHECKS: dict[str, Callable[[Any, Any], Any]] = {
     "workspace": _workspace,
     "api_key_env": _api_key_env,
     "thinking_param": _thinking_param,
+    "context_budget": lambda m, v: _number(
+        "context_budget", v, 1, 1_000_000, "tokens of context per prompt: {df}, --file, --url"
+    ),
 }

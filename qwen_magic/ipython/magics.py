@@ -101,6 +101,9 @@ class QwenMagics(Magics):
     ).tag(config=True)
     concurrency = Int(4, help="Parallel requests for batch runs.").tag(config=True)
     debug = Bool(False, help="Show tracebacks of internal errors.").tag(config=True)
+    context_budget = Int(
+        2000, help="Tokens of context per prompt: {df} summaries, --file, --url."
+    ).tag(config=True)
     interpolate_calls = Bool(
         False,
         help="Let {expr} in prompts (and -i {expr}) run calls and operators; off: {...} only "
@@ -119,7 +122,7 @@ class QwenMagics(Magics):
     @validate(
         "update_interval", "timeout", "deadline", "max_retries", "concurrency",
         "thinking_budget", "model", "region", "base_url", "workspace", "api_key_env",
-        "thinking_param",
+        "thinking_param", "context_budget",
     )  # fmt: skip
     def _validate(self, proposal: Any) -> Any:
         name, value = proposal["trait"].name, proposal["value"]
@@ -239,13 +242,10 @@ class QwenMagics(Magics):
         namespace = self.shell.user_ns if self.shell else {}
         calls = bool(args.interpolate_calls or self.interpolate_calls)
         inline: list[Any] = []
-        if not args.raw:
-            from qwen_magic.ipython.interpolate import interpolate_with_media, kept_note
+        from qwen_magic.ipython.context import fill_prompt  # {name}, {df} summaries, --file, --url
 
-            filled = interpolate_with_media(prompt, namespace, calls=calls)
-            prompt, inline = filled.text, filled.media
-            if filled.kept:
-                print(kept_note(filled.kept, calls), file=sys.stderr)
+        filled, attachments = fill_prompt(self, args, prompt, namespace, calls)
+        prompt, inline = filled.text, filled.media
         if args.image or args.video or inline:
             from qwen_magic.media.sources import load_media
 
@@ -262,6 +262,7 @@ class QwenMagics(Magics):
                 chat.system = args.system
             options["system"] = chat.system
         request = build_request(prompt, options, self)
+        request.attachments = attachments
         if chat is not None:
             from qwen_magic.media import check_media
 
