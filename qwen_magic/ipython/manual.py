@@ -359,6 +359,40 @@ GROUPS = (
             ),
         ),
     ),
+    Group(
+        "Context",
+        "Your data, files and web pages sent with the prompt, each shown as a chip with its "
+        "size in tokens (counted offline with the Qwen tokenizer). {df} holding a pandas "
+        "DataFrame or Series (or a numpy array, list or dict too long to print whole) is filled "
+        "with a compact summary: shape, dtypes, the first rows, describe() of the numeric "
+        "columns; {df!full} sends every row. Files and pages follow the prompt as labelled "
+        "blocks. Over the budget is an error before anything is sent, with each item's tokens.",
+        (
+            Option(
+                ("--file",),
+                "Attach a file (repeatable; globs such as 'data/*.csv' or 'notes/**/*.md'): "
+                "text, Markdown, CSV, JSON, code, or a PDF's text (pip install "
+                "'qwen-magic[pdf]'). Up to 10 MB of text (50 MB of PDF) per file; images, "
+                "spreadsheets and other binary files are refused with what to do instead.",
+                {"action": "append", "metavar": "PATH"},
+            ),
+            Option(
+                ("--url",),
+                "Attach a web page's readable text (repeatable): fetched before the request "
+                "(http and https only, at most 5 MB and 20 s, no key or credential sent), its "
+                "main text extracted without navigation and footers (pip install "
+                "'qwen-magic[web]'). Plain text, JSON, CSV and PDF URLs are read as they are.",
+                {"action": "append", "metavar": "URL"},
+            ),
+            Option(
+                ("--context-budget",),
+                "At most N tokens of context for this prompt ({df} summaries, files and pages "
+                "together; default QwenMagics.context_budget, 2000). Summaries shrink to fit "
+                "what files and pages leave.",
+                {"type": int, "metavar": "N"},
+            ),
+        ),
+    ),
 )
 
 
