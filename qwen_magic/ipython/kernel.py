@@ -11,6 +11,8 @@ left alone and the ordinary synchronous magic runs it.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 _CELL = re.compile(r"%%qwen(?![\w?])[ \t]*(.*)")
@@ -84,10 +86,39 @@ async def run_cell(line: str, body: str | None) -> None:
 
     from qwen_magic.errors import QwenUsageError
 
-    magic = get_ipython().find_cell_magic("qwen")
+    shell = get_ipython()
+    magic = shell.find_cell_magic("qwen")
     if magic is None:  # unloaded between the transform and the run
         raise QwenUsageError("qwen_magic is not loaded: run `%load_ext qwen_magic` first.")
-    await magic.__self__.qwen_async(line, body)
+    with busy_while_running(getattr(shell, "kernel", None)):
+        await magic.__self__.qwen_async(line, body)
+
+
+@contextmanager
+def busy_while_running(kernel: Any) -> Iterator[None]:
+    """Keep the frontend's status "busy" while this cell awaits.
+
+    While a cell runs as a coroutine, ipykernel 7 still answers control-channel requests
+    (JupyterLab's debugger sends ``debug_request``s, some frontends ``kernel_info_request``),
+    each with a "busy" then an "idle" status on IOPub; JupyterLab shows the last status it got
+    from any request, so it read "Idle" while the answer streamed. After such an "idle", the
+    running cell's "busy" is sent again (with the cell's request as parent)."""
+    publish = getattr(kernel, "_publish_status", None)
+    if publish is None or "_publish_status" in vars(kernel):  # not ipykernel, or nested
+        yield
+        return
+    cell = kernel.get_parent("shell")
+
+    def publish_status(status: str, channel: str, parent: Any = None) -> None:
+        publish(status, channel, parent)
+        if status == "idle" and channel == "control":
+            publish("busy", "shell", cell)  # the cell still runs
+
+    kernel._publish_status = publish_status
+    try:
+        yield
+    finally:
+        del kernel._publish_status
 
 
 def install(shell: Any) -> None:
