@@ -14,6 +14,7 @@ import re
 from collections.abc import Sequence
 
 from qwen_magic.errors import ServiceError
+from qwen_magic.render.chips import chips_markdown, chips_plain
 from qwen_magic.render.markdown import close_open_fence, fenced
 from qwen_magic.render.safe import (
     inline_code,
@@ -211,6 +212,7 @@ def to_markdown(result: Result) -> str:
     blocks: list[str] = []
     if result.media:
         blocks.append(media_html(result))
+    blocks.extend(chips_markdown(result.attachments))
     if result.reasoning:
         body = close_open_fence(result.reasoning)
         body = "\n".join("> " + line for line in body.splitlines())  # set apart from the answer
@@ -236,6 +238,7 @@ def to_plain(result: Result) -> str:
     blocks: list[str] = []
     if result.media:
         blocks.append(media_plain(result))
+    blocks.extend(chips_plain(result.attachments))
     if result.reasoning:
         blocks.append(f"[{thinking_summary(result)}]\n{result.reasoning}\n[answer]")
     if result.text:
