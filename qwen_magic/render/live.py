@@ -18,6 +18,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from qwen_magic.render import listed, variant_titles
+from qwen_magic.render.chips import chips_widgets
 from qwen_magic.render.markdown import freeze_cut, live_tail
 from qwen_magic.render.safe import safe_html, safe_markdown
 from qwen_magic.render.static import (
@@ -215,6 +216,7 @@ class AnswerPanel:
         self.answer = MarkdownStream(mime=mime)
         self.footer = w.HTML("<small>connecting…</small>")
         inputs = [thumbnail_row(request.media)] if request.media else []
+        inputs += chips_widgets(request.attachments)
         self._name_model = stop is not None
         if stop is None:
             self.header: Any = w.HTML(f"<small><b>{html.escape(title)}</b></small>")
