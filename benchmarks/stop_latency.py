@@ -119,7 +119,8 @@ def main() -> int:
         median, worst = statistics.median(times[key]), max(times[key])
         verdict = "pass" if worst <= GOAL else "FAIL"
         ratio = f"{median / mid:6.1f}x" if key in ("stalled", "loading") else ""
-        print(f"{labels[key]:<38} {median:>7.3f}s {worst:>7.3f}s {GOAL:>5.1f}s {ratio:>7} {verdict}")
+        figures = f"{median:>7.3f}s {worst:>7.3f}s {GOAL:>5.1f}s {ratio:>7}"
+        print(f"{labels[key]:<38} {figures} {verdict}")
     return 0
 
 
