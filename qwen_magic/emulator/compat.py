@@ -98,7 +98,9 @@ def chat(emu: Host, exchange: Exchange) -> None:
     completion_id = f"chatcmpl-{uuid.uuid4()}"
     created = int(time.time())
     if not stream or exchange.reply.fault == "json_for_stream":
-        exchange.send_result(completion(plan, completion_id, created))
+        exchange.send_result(
+            completion(plan, completion_id, created, exchange.reply.reasoning_field)
+        )
         return
     include_usage = bool((body.get("stream_options") or {}).get("include_usage"))
 
@@ -107,16 +109,18 @@ def chat(emu: Host, exchange: Exchange) -> None:
         return sse({"error": error, "id": completion_id})
 
     exchange.stream(
-        chunks(plan, completion_id, created, include_usage),
+        chunks(plan, completion_id, created, include_usage, exchange.reply.reasoning_field),
         error_frame=error_frame,
         malformed_frame=lambda _: b'data: {"choices":[{"delta":{"content":"brok\n\n',
     )
 
 
-def completion(plan: Plan, completion_id: str, created: int) -> dict[str, Any]:
+def completion(
+    plan: Plan, completion_id: str, created: int, reasoning_key: str = "reasoning_content"
+) -> dict[str, Any]:
     message: dict[str, Any] = {"role": "assistant", "content": plan.text}
     if plan.thinking:
-        message["reasoning_content"] = plan.reasoning
+        message[reasoning_key] = plan.reasoning
     return {
         "choices": [
             {"message": message, "finish_reason": plan.finish_reason, "index": 0, "logprobs": None}
@@ -130,7 +134,13 @@ def completion(plan: Plan, completion_id: str, created: int) -> dict[str, Any]:
     }
 
 
-def chunks(plan: Plan, completion_id: str, created: int, include_usage: bool) -> list[bytes]:
+def chunks(
+    plan: Plan,
+    completion_id: str,
+    created: int,
+    include_usage: bool,
+    reasoning_key: str = "reasoning_content",
+) -> list[bytes]:
     def chunk(delta: dict[str, Any] | None, finish: str | None = None) -> bytes:
         choices = (
             []
@@ -150,10 +160,11 @@ def chunks(plan: Plan, completion_id: str, created: int, include_usage: bool) ->
         )
 
     if plan.thinking:
-        frames = [chunk({"content": None, "role": "assistant", "reasoning_content": ""})]
-        frames += [chunk({"content": None, "reasoning_content": p}) for p in plan.reasoning_pieces]
-        frames += [chunk({"content": p, "reasoning_content": None}) for p in plan.answer_pieces]
-        frames.append(chunk({"content": "", "reasoning_content": None}, plan.finish_reason))
+        key = reasoning_key
+        frames = [chunk({"content": None, "role": "assistant", key: ""})]
+        frames += [chunk({"content": None, key: p}) for p in plan.reasoning_pieces]
+        frames += [chunk({"content": p, key: None}) for p in plan.answer_pieces]
+        frames.append(chunk({"content": "", key: None}, plan.finish_reason))
     else:
         frames = [chunk({"content": "", "role": "assistant"})]
         frames += [chunk({"content": p}) for p in plan.answer_pieces]

@@ -64,6 +64,9 @@ class Reply:
     fault: str | None = None
     fault_after: int | None = None
     retry_after: str = "1"
+    # The chat protocol's reasoning field: "reasoning_content" (DashScope, vLLM, llama.cpp) or
+    # "reasoning" (Ollama, newer vLLM).
+    reasoning_field: str = "reasoning_content"
 
     def __post_init__(self) -> None:
         if self.fault is not None and self.fault not in FAULTS:

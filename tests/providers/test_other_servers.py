@@ -135,3 +135,14 @@ def test_think_tags_still_split_when_the_server_sends_no_reasoning_field(
     emulator.queue(Reply(text="<think>I ponder.</think>\n\nThe answer.", reasoning=""))
     r, _ = ask(ip, f"{other} --api {api}")
     assert (r.reasoning, r.text) == ("I ponder.", "The answer.")
+
+
+@pytest.mark.parametrize("stream", ["", "--no-stream"])
+def test_reasoning_sent_as_reasoning_is_read_like_reasoning_content(
+    ip, other, emulator, stream
+) -> None:
+    """Ollama and newer vLLM name the field ``reasoning``."""
+    emulator.queue(Reply(text="The answer.", reasoning="Weighing it.", reasoning_field="reasoning"))
+    r, shown = ask(ip, f"{other} --think -m qwen-plus {stream}")
+    assert (r.reasoning, r.text, r.error) == ("Weighing it.", "The answer.", None)
+    assert "<details><summary>Thought" in shown
