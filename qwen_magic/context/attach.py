@@ -84,10 +84,12 @@ def check_budget(attachments: Sequence[Attachment], budget: int) -> None:
         return
     exact = all(a.exact for a in attachments)
     approx = "" if exact else "≈"
-    items = ", ".join(f"{a.name} {'' if a.exact else '≈'}{a.tokens:,}" for a in attachments)
+    items = "; ".join(
+        f"{a.name} ({'' if a.exact else '≈'}{a.tokens:,} tokens)" for a in attachments
+    )
     raise_to = int(math.ceil(total / 1000) * 1000)
     raise QwenUsageError(
-        f"The context is over its budget: {items} — {approx}{total:,} tokens in all, and the "
+        f"The context is over its budget: {items}: {approx}{total:,} tokens in all, and the "
         f"budget is {budget:,} tokens. Raise it for this cell with --context-budget "
         f"{raise_to} (or for the session: %config QwenMagics.context_budget = {raise_to}), "
         "or attach less (a narrower --file glob, fewer rows or columns in {df}). "
