@@ -68,7 +68,7 @@ class ErrorRecorder:
         self.shell = shell
         self.last: LastError | None = None
         value = getattr(sys, "last_value", None)  # an error from before %load_ext
-        if isinstance(value, BaseException) and recordable(value):
+        if isinstance(value, BaseException) and recordable(value, shell):
             self.last = capture(shell, value, None, None)
 
     def __call__(self, result: Any) -> None:
@@ -96,7 +96,7 @@ class ErrorRecorder:
             ):
                 self.last = None  # that cell runs now: its old error is fixed
             return
-        if not recordable(error):
+        if not recordable(error, self.shell):
             return
         self.last = capture(self.shell, error, raw, getattr(result, "execution_count", None))
         self.last.cell_id = cell_id
@@ -110,17 +110,21 @@ class ErrorRecorder:
         return pinned.get() or self.last
 
 
-def recordable(error: BaseException) -> bool:
+def recordable(error: BaseException, shell: Any = None) -> bool:
     """An error of the user's code: not Ctrl-C or exit, not a UsageError (a magic's own
-    message, %%qwen's included), and not raised inside qwen_magic (no loops)."""
+    message, %%qwen's included), and not raised inside qwen_magic once a cell called it (no
+    loops; what called the cell does not count)."""
     from IPython.core.error import UsageError
 
     if not isinstance(error, Exception) or isinstance(error, UsageError):
         return False
+    in_cell = False
     tb = error.__traceback__
     while tb is not None:
-        if tb.tb_frame.f_code.co_filename.startswith(_PACKAGE):
+        filename = tb.tb_frame.f_code.co_filename
+        if in_cell and filename.startswith(_PACKAGE):
             return False
+        in_cell = in_cell or cell_label(shell, filename) is not None
         tb = tb.tb_next
     return True
 
