@@ -167,6 +167,12 @@ def prepare(magics: Any, args: Any, prompt: str) -> ManyCall:
             "--dry-run goes with --each NAME --batch: it submits the same job to the service's "
             "free test model (batch-test-model) to try the flow. Add --batch, or drop --dry-run."
         )
+    if getattr(args, "file", None) or getattr(args, "url", None):
+        raise QwenUsageError(
+            "--file and --url can't be combined with --each or a compare yet: ask with the "
+            "attachment in its own cell, or put the text in a variable and write {name} in the "
+            "prompt."
+        )
     if (args.batch or args.window) and not args.each:
         raise QwenUsageError(
             "--batch (and --window) submit one prompt per item: add --each NAME (a list or "
