@@ -13,7 +13,7 @@ if TYPE_CHECKING:
 OPTIONS = {
     "model", "api", "region", "base_url", "system", "thinking", "thinking_budget",
     "temperature", "top_p", "max_tokens", "seed", "stop", "preset", "stream", "format",
-    "display", "quiet", "image", "video", "json", "prefix",
+    "display", "quiet", "image", "video", "json", "prefix", "files", "urls", "context_budget",
 }  # fmt: skip
 
 
@@ -54,6 +54,13 @@ def _magics() -> Any:
     return QwenMagics(shell=None)
 
 
+def _listed(value: Any) -> list[str]:
+    """``files=``/``urls=``: one string or a list of them."""
+    if value is None:
+        return []
+    return [value] if isinstance(value, str) else [str(v) for v in value]
+
+
 class Interrupted(KeyboardInterrupt):
     """Ctrl-C (or the kernel's interrupt) stopped ``ask()``. A library call is not a cell: the
     interrupt goes on to the caller (a loop of calls stops at once), and the partial Result
@@ -84,7 +91,14 @@ def ask(prompt: str, **options: Any) -> Result:
         from qwen_magic.media.sources import load_media
 
         options["media"] = load_media(images, videos, [], namespace)
+    files, urls = _listed(options.pop("files", None)), _listed(options.pop("urls", None))
+    budget, attachments = options.pop("context_budget", None), []
+    if files or urls:  # --file / --url: labelled blocks after the prompt, within the budget
+        from qwen_magic.context.attach import attach
+
+        prompt, attachments = attach(prompt, files, urls, budget, magics.context_budget)
     request = magics_request(magics, prompt, options)
+    request.attachments = attachments
     display = "none" if options.get("quiet") else options.get("display") or magics.display
     # Synchronous and without a Stop button: only an interrupt can stop this run early.
     result = magics._execute(request, display)
