@@ -95,3 +95,15 @@ def check_budget(attachments: Sequence[Attachment], budget: int) -> None:
         "or attach less (a narrower --file glob, fewer rows or columns in {df}). "
         "Nothing was sent."
     )
+
+
+def attach(
+    prompt: str, files: Sequence[str], urls: Sequence[str], budget: object, default: int
+) -> tuple[str, list[Attachment]]:
+    """``ask(prompt, files=..., urls=...)``: the prompt with the blocks after it, and their
+    chips, checked against the budget (``context_budget=``, else ``default``)."""
+    limit = checked_budget(budget if budget is not None else default, "context_budget=")
+    blocks = gather(files, urls)
+    attachments = [block.attachment for block in blocks]
+    check_budget(attachments, limit)
+    return with_context(prompt, blocks), attachments

@@ -110,3 +110,14 @@ def test_a_chat_keeps_the_attached_file_in_its_history(ip, final, emulator, fold
     history = generations(emulator)[-1].messages
     assert "Ship the May report by Friday." in history[0]["content"]
     assert ip.user_ns["_qwen"].attachments == []
+
+
+def test_ask_attaches_files_too(ip, final, emulator, folder):
+    import qwen_magic
+
+    result = qwen_magic.ask("Summarize", files="sales.csv", display="none")
+    assert sent_text(emulator).startswith("Summarize\n\nFile: sales.csv (csv)\n```csv\ncity")
+    assert [a.name for a in result.attachments] == ["sales.csv"]
+    with pytest.raises(UsageError, match="the budget is 5 tokens"):
+        qwen_magic.ask("Summarize", files=["*.csv", "plan.md"], context_budget=5)
+    assert len(generations(emulator)) == 1
