@@ -6,7 +6,8 @@ ports of 127.0.0.1: a plain one (the model's own chat template), and a thinking 
 chat template opens ``<think>`` when ``enable_thinking`` is on, with ``--reasoning-format
 deepseek`` (the reasoning arrives as ``reasoning_content``) and ``--reasoning-budget`` (the
 server closes the thinking after a few tokens, so a base model still answers). Both require
-an API key, as a user's server would.
+an API key, as a user's server would. One thread each: on a busy 2-core machine two threads
+spin-wait on each other and run three times slower.
 
 Gemma 3 270M is a small base model: the tests check structure (deltas, usage, the reasoning
 and answer split, JSON that parses, errors), never wording.
@@ -53,7 +54,7 @@ class LlamaServer:
         self.base_url = f"http://127.0.0.1:{self.port}/v1"
         command = [
             binary, "-m", model, "--host", "127.0.0.1", "--port", str(self.port),
-            "-c", "4096", "-np", "1", "-t", "2", "--offline", "--no-webui",
+            "-c", "4096", "-np", "1", "-t", "1", "--offline", "--no-webui",
             "--api-key", SERVER_KEY, *extra,
         ]  # fmt: skip
         with log.open("wb") as out:
@@ -104,7 +105,7 @@ def thinking_server(llama_paths, tmp_path_factory) -> Iterator[LlamaServer]:
         *llama_paths, log,
         "--reasoning-format", "deepseek",
         "--chat-template-file", str(HERE / "thinking-template.jinja"),
-        "--reasoning-budget", "24",
+        "--reasoning-budget", "12",
     )  # fmt: skip
     yield server
     server.stop()
