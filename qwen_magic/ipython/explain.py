@@ -16,7 +16,7 @@ import sys
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from qwen_magic.ipython.fix import LastError
+    from qwen_magic.ipython.lasterror import LastError
 
 LABEL = "Explain with Qwen"
 LINE = "--fix -f markdown"  # never -f code: a click has no execute reply to carry a new cell
@@ -26,10 +26,11 @@ _tasks: set[asyncio.Task[None]] = set()  # the clicks answering now (a task need
 def live_possible(magics: Any, shell: Any) -> bool:
     """Where the magic itself would show its live view."""
     from qwen_magic.ipython.kernel import frontend_takes_input
-    from qwen_magic.ipython.magics import _is_terminal
 
     display = getattr(magics, "display", "auto")
-    if display in ("none", "final") or shell is None or _is_terminal(shell):
+    if display in ("none", "final") or shell is None:
+        return False
+    if any(cls.__name__ == "TerminalInteractiveShell" for cls in type(shell).__mro__):
         return False
     if display == "auto" and frontend_takes_input(shell) is False:
         return False
@@ -80,7 +81,7 @@ def clicked(magics: Any, shell: Any, error: LastError, button: Any, out: Any) ->
 
 
 def _answer(magics: Any, shell: Any, error: LastError, button: Any, out: Any) -> None:
-    from qwen_magic.ipython.fix import pinned
+    from qwen_magic.ipython.lasterror import pinned
 
     before = shell.user_ns.get("_qwen")
     token = pinned.set(error)
@@ -95,7 +96,7 @@ def _answer(magics: Any, shell: Any, error: LastError, button: Any, out: Any) ->
 
 
 async def _answer_async(magics: Any, shell: Any, error: LastError, button: Any, out: Any) -> None:
-    from qwen_magic.ipython.fix import pinned
+    from qwen_magic.ipython.lasterror import pinned
 
     before = shell.user_ns.get("_qwen")
     pinned.set(error)  # this task's own context

@@ -15,7 +15,7 @@ from IPython.core.error import UsageError
 from IPython.utils.capture import capture_output
 
 from qwen_magic.emulator import Reply
-from qwen_magic.ipython import fix
+from qwen_magic.ipython import fix, lasterror
 
 
 def sent(emulator: Any) -> str:
@@ -143,7 +143,7 @@ def test_the_payload_is_bounded(ip: Any, emulator: Any) -> None:
     assert "more characters)" in text  # the cell is cut, and says so
     assert "... (cut) ..." in text  # so is the traceback: its head and its end are kept
     assert "ValueError: deep enough" in text
-    assert text.count("\n- ") <= fix.VARIABLES + 1  # at most 25 variables, then "... and N more"
+    assert text.count("\n- ") <= lasterror.VARIABLES + 1  # 25 variables, then "... and N more"
     assert "- ... and " in text
 
 
