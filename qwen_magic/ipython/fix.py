@@ -103,9 +103,9 @@ def fix_prompt(magics: Any, extra: str = "") -> str:
     if len(source) > CELL_CHARS:
         source = source[:CELL_CHARS] + f"\n# ... ({len(last.cell) - CELL_CHARS:,} more characters)"
     parts.append(f"The cell ({last.label}):\n" + fenced(source, "python"))
-    parts.append("The exception:\n" + fenced(last.exception))
+    parts.append("The exception:\n" + fenced(last.exception, "text"))
     if last.traceback != last.exception:
-        parts.append("The traceback (trimmed):\n" + fenced(last.traceback))
+        parts.append("The traceback (trimmed):\n" + fenced(last.traceback, "text"))
     variables = describe_variables(last.names, shell)
     if variables:
         parts.append("Variables the cell uses, as they are now:\n" + "\n".join(variables))
