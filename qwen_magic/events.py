@@ -107,4 +107,25 @@ class ToolResult:
     output: str
 
 
-Event = ReasoningDelta | TextDelta | Usage | Started | Finished | Failed | ToolCall | Retrying
+@dataclass(frozen=True, slots=True)
+class Source:
+    """One web page the service's search used. ``index`` is the number the answer's citation
+    markers use (``[ref_1]`` cites index 1)."""
+
+    index: int
+    title: str
+    url: str
+    site: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Sources:
+    """The web search's sources for this answer (``--search``), in index order. Sent once per
+    round, by the APIs that return them (DashScope native, Responses); never by chat."""
+
+    items: tuple[Source, ...]
+
+
+Event = (
+    ReasoningDelta | TextDelta | Usage | Started | Finished | Failed | ToolCall | Retrying | Sources
+)

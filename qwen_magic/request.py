@@ -68,6 +68,15 @@ class Request:
     key_source: str = ""  # where the key came from ("$DASHSCOPE_API_KEY", "%qwencmd key")
     media: list[Media] = field(default_factory=list)  # images and video, checked and encoded
     attachments: list[Attachment] = field(default_factory=list)  # --file, --url, {df} summaries
+    # Function tools in the chat shape: {"type": "function", "function": {"name",
+    # "description", "parameters"}}; each provider sends them in its API's form.
+    tools: list[dict[str, Any]] = field(default_factory=list)
+    tool_choice: str | None = None  # "auto", "none", or the name of one of `tools`
+    search: bool = False  # the service's web search (enable_search; Responses: web_search)
+    search_options: dict[str, Any] | None = None  # merged over DEFAULT_SEARCH_OPTIONS
+    # This turn's tool rounds so far (``--tools``): the assistant messages that asked for calls
+    # and the calls' results (chat shape), sent after the user's message.
+    tool_rounds: list[dict[str, Any]] = field(default_factory=list)
 
     def __repr__(self) -> str:
         return elided_repr(self)
@@ -98,6 +107,49 @@ class Request:
         if self.deadline is not None and not self.deadline > 0:
             raise QwenUsageError("QwenMagics.deadline must be a positive number of seconds.")
         check_media(self.media, model=self.model, api=self.api, history=self.history)
+        self._check_tools()
+
+    def _check_tools(self) -> None:
+        names = [tool_name(tool) for tool in self.tools]
+        if self.tool_choice not in (None, "auto", "none", *names):
+            known = ", ".join(names) or "none given"
+            raise QwenUsageError(
+                f"--tool-choice {self.tool_choice!r} is not one of the tools ({known}): use "
+                "auto, none, or the name of a tool given with --tools."
+            )
+        if self.search_options is not None and not isinstance(self.search_options, dict):
+            raise QwenUsageError(
+                "--search-options must be a JSON object, e.g. "
+                '\'{"search_strategy": "max", "freshness": 7}\'.'
+            )
+
+
+# What --search sends unless --search-options says otherwise (Model Studio's web search page:
+# strategy "turbo"; sources and "[ref_1]" citation markers asked for, so they can be listed).
+DEFAULT_SEARCH_OPTIONS: dict[str, Any] = {
+    "forced_search": False,
+    "search_strategy": "turbo",
+    "enable_source": True,
+    "enable_citation": True,
+    "citation_format": "[ref_<number>]",
+}
+
+
+def search_options(request: Request) -> dict[str, Any]:
+    """The ``search_options`` sent with ``enable_search``: the defaults, then the user's."""
+    return {**DEFAULT_SEARCH_OPTIONS, **(request.search_options or {})}
+
+
+def tool_name(tool: dict[str, Any]) -> str:
+    """The name of a function tool in the chat shape."""
+    function = tool.get("function") if isinstance(tool, dict) else None
+    name = function.get("name") if isinstance(function, dict) else None
+    if not isinstance(name, str) or not name:
+        raise QwenUsageError(
+            f"A tool must look like {{'type': 'function', 'function': {{'name': …, "
+            f"'parameters': {{…}}}}}}; got {tool!r:.80}."
+        )
+    return name
 
 
 def _check_range(

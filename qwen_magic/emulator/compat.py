@@ -25,6 +25,8 @@ from qwen_magic.emulator.faults import (
 )
 from qwen_magic.emulator.records import Host
 from qwen_magic.emulator.replies import Plan, make_plan
+from qwen_magic.emulator.tool_checks import check_tool_messages
+from qwen_magic.emulator.tools import fragments, search_asked, whole_calls
 from qwen_magic.emulator.transport import OUTPUT_INSPECTION, SSE_CONTENT_TYPE, Exchange
 
 STREAM_ONLY = (
@@ -82,6 +84,7 @@ def chat(emu: Host, exchange: Exchange) -> None:
     info = require(body.get("model"))
     messages = body.get("messages") or []
     check_data_uris(messages)
+    check_tool_messages([m for m in messages if isinstance(m, dict)])
     thinking = resolve_thinking(info, requested_thinking(body))
     json_mode = check_json_mode(body.get("response_format"), messages, thinking)
     check_stream(info, stream, thinking)
@@ -94,6 +97,7 @@ def chat(emu: Host, exchange: Exchange) -> None:
         json_mode=json_mode,
         max_answer=body.get("max_tokens"),
         max_output=body.get("max_completion_tokens"),
+        search=search_asked(body, "chat"),  # markers in the text; the chat API sends no sources
     )
     completion_id = f"chatcmpl-{uuid.uuid4()}"
     created = int(time.time())
@@ -121,6 +125,8 @@ def completion(
     message: dict[str, Any] = {"role": "assistant", "content": plan.text}
     if plan.thinking:
         message[reasoning_key] = plan.reasoning
+    if plan.tool_calls:
+        message["tool_calls"] = whole_calls(plan.tool_calls)
     return {
         "choices": [
             {"message": message, "finish_reason": plan.finish_reason, "index": 0, "logprobs": None}
@@ -159,15 +165,18 @@ def chunks(
             }
         )
 
+    calls = fragments(plan.tool_calls, plan.interleave)
     if plan.thinking:
         key = reasoning_key
         frames = [chunk({"content": None, "role": "assistant", key: ""})]
         frames += [chunk({"content": None, key: p}) for p in plan.reasoning_pieces]
         frames += [chunk({"content": p, key: None}) for p in plan.answer_pieces]
+        frames += [chunk({"content": None, "tool_calls": [f]}) for f in calls]
         frames.append(chunk({"content": "", key: None}, plan.finish_reason))
     else:
         frames = [chunk({"content": "", "role": "assistant"})]
         frames += [chunk({"content": p}) for p in plan.answer_pieces]
+        frames += [chunk({"content": None, "tool_calls": [f]}) for f in calls]
         frames.append(chunk({"content": ""}, plan.finish_reason))
     if include_usage:
         last = dumps(usage(plan))

@@ -20,6 +20,13 @@ from qwen_magic.emulator.faults import invalid_parameter as bad
 from qwen_magic.emulator.records import Host
 from qwen_magic.emulator.records import native_input as input_messages
 from qwen_magic.emulator.replies import Plan, make_plan
+from qwen_magic.emulator.tool_checks import check_tool_messages
+from qwen_magic.emulator.tools import (
+    fragments,
+    search_asked,
+    search_options,
+    whole_calls,
+)
 from qwen_magic.emulator.transport import (
     JSON_CONTENT_TYPE,
     OUTPUT_INSPECTION,
@@ -61,6 +68,7 @@ def generation(emu: Host, exchange: Exchange) -> None:
     if not messages:
         raise bad("Input should contain messages or prompt.")
     check_data_uris(body.get("input"))
+    check_tool_messages(messages)
     params = body.get("parameters") or {}
     thinking = resolve_thinking(info, params.get("enable_thinking"))
     json_mode = check_json_mode(params.get("response_format"), messages, thinking)
@@ -81,10 +89,16 @@ def generation(emu: Host, exchange: Exchange) -> None:
         thinking=thinking,
         json_mode=json_mode,
         max_answer=params.get("max_tokens"),
+        search=search_asked(body, record.protocol),
     )
     shape = Shape(plan, result_format == "message", multimodal)
+    if search_asked(body, record.protocol):
+        options = search_options(body, record.protocol)
+        shape.search = {"count": 1, "strategy": options.get("search_strategy", "turbo")}
+        shape.with_sources = options.get("enable_source") is True
     if not stream or exchange.reply.fault == "json_for_stream":
-        output = shape.output(plan.text, plan.reasoning, plan.finish_reason)
+        calls = whole_calls(plan.tool_calls)
+        output = shape.output(plan.text, plan.reasoning, plan.finish_reason, calls, first=True)
         reasoning_tokens, answer_tokens = len(plan.reasoning_pieces), len(plan.answer_pieces)
         exchange.send_result(shape.body(output, reasoning_tokens, answer_tokens))
         return
@@ -107,15 +121,32 @@ class Shape:
         self.plan = plan
         self.message_format = message_format
         self.multimodal = multimodal
+        self.search: dict[str, Any] | None = None  # usage.plugins.search, when search was on
+        self.with_sources = False  # search_info in the first frame (enable_source)
 
-    def output(self, text: str, reasoning: str, finish: str) -> dict[str, Any]:
+    def output(
+        self,
+        text: str,
+        reasoning: str,
+        finish: str,
+        tool_calls: list[dict[str, Any]] | None = None,
+        first: bool = False,
+    ) -> dict[str, Any]:
+        output: dict[str, Any]
         if not self.message_format:
-            return {"text": text, "finish_reason": finish}
-        content: Any = ([{"text": text}] if text else []) if self.multimodal else text
-        message: dict[str, Any] = {"content": content, "role": "assistant"}
-        if self.plan.thinking:
-            message["reasoning_content"] = reasoning
-        return {"choices": [{"message": message, "finish_reason": finish}]}
+            output = {"text": text, "finish_reason": finish}
+        else:
+            content: Any = ([{"text": text}] if text else []) if self.multimodal else text
+            message: dict[str, Any] = {"content": content, "role": "assistant"}
+            if self.plan.thinking:
+                message["reasoning_content"] = reasoning
+            if tool_calls:
+                message["tool_calls"] = tool_calls
+            output = {"choices": [{"message": message, "finish_reason": finish}]}
+        if first and self.with_sources and self.plan.sources:
+            results = [source.native() for source in self.plan.sources]
+            output["search_info"] = {"search_results": results}
+        return output
 
     def usage(self, reasoning_tokens: int, answer_tokens: int) -> dict[str, Any]:
         plan, output_tokens = self.plan, reasoning_tokens + answer_tokens
@@ -127,6 +158,8 @@ class Shape:
         }
         if plan.thinking:
             data["output_tokens_details"] = {"reasoning_tokens": reasoning_tokens}
+        if self.search is not None:
+            data["plugins"] = {"search": self.search}
         return data
 
     def body(self, output: dict[str, Any], reasoning_tokens: int, answer_tokens: int) -> dict:
@@ -136,21 +169,49 @@ class Shape:
     def frames(self, incremental: bool) -> list[bytes]:
         plan, bodies = self.plan, []
         reasoning, answer = plan.reasoning_pieces, plan.answer_pieces
+        frags = fragments(plan.tool_calls, plan.interleave)
+        outputs: list[tuple[dict[str, Any], int, int]] = []  # output, reasoning/answer tokens
         if incremental:
             for i, piece in enumerate(reasoning):
-                bodies.append(self.body(self.output("", piece, "null"), i + 1, 0))
+                outputs.append((self.output("", piece, "null"), i + 1, 0))
             for i, piece in enumerate(answer):
-                bodies.append(self.body(self.output(piece, "", "null"), len(reasoning), i + 1))
+                outputs.append((self.output(piece, "", "null"), len(reasoning), i + 1))
+            for frag in frags:  # one fragment a frame: id and name first, empty ids after
+                outputs.append((self.output("", "", "null", [frag]), len(reasoning), len(answer)))
             final = self.output("", "", plan.finish_reason)
-            bodies.append(self.body(final, len(reasoning), len(answer)))
-        else:
+            outputs.append((final, len(reasoning), len(answer)))
+        else:  # each frame holds everything so far, the last one its finish reason
+            last = len(answer) + len(frags) - 1
             for i in range(len(answer)):
-                finish = plan.finish_reason if i == len(answer) - 1 else "null"
+                finish = plan.finish_reason if i == last else "null"
                 text = "".join(answer[: i + 1])
-                bodies.append(self.body(self.output(text, "", finish), 0, i + 1))
-            if not answer:
-                bodies.append(self.body(self.output("", "", plan.finish_reason), 0, 0))
+                outputs.append((self.output(text, "", finish), 0, i + 1))
+            for i in range(len(frags)):
+                finish = plan.finish_reason if len(answer) + i == last else "null"
+                calls = merged(frags[: i + 1])
+                outputs.append((self.output(plan.text, "", finish, calls), 0, len(answer)))
+            if last < 0:
+                outputs.append((self.output("", "", plan.finish_reason), 0, 0))
+        if outputs and self.with_sources and plan.sources:
+            results = [source.native() for source in plan.sources]
+            outputs[0][0]["search_info"] = {"search_results": results}
+        bodies = [self.body(output, r, a) for output, r, a in outputs]
         return [frame(i + 1, "result", body) for i, body in enumerate(bodies)]
+
+
+def merged(frags: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Fragments folded into whole calls so far (what a cumulative frame carries)."""
+    calls: dict[int, dict[str, Any]] = {}
+    for frag in frags:
+        call = calls.setdefault(
+            frag["index"],
+            {"index": frag["index"], "id": "", "type": "function", "function": {"name": ""}},
+        )
+        call["id"] = call["id"] or frag["id"]
+        function = call["function"]
+        function["name"] = function["name"] or frag["function"].get("name", "")
+        function["arguments"] = function.get("arguments", "") + frag["function"]["arguments"]
+    return [calls[index] for index in sorted(calls)]
 
 
 def upload_policy(emu: Host, exchange: Exchange) -> None:

@@ -68,6 +68,41 @@ class RecordedRequest:
         return []
 
     @property
+    def tools(self) -> list[str]:
+        """The names of the tools this request offered (built-in ones by type: web_search)."""
+        from qwen_magic.emulator.tools import tool_names
+
+        return tool_names(self._parameters.get("tools"))
+
+    @property
+    def tool_choice(self) -> Any:
+        """``tool_choice`` as sent (chat and Responses body, native parameters)."""
+        return self._parameters.get("tool_choice")
+
+    @property
+    def tool_results(self) -> list[dict[str, str]]:
+        """The tool results this request sent back, in order, as ``{"call_id", "output"}``:
+        ``role: tool`` messages (chat, native) or ``function_call_output`` items (Responses)."""
+        from qwen_magic.emulator.tools import tool_results
+
+        return tool_results(self.messages)
+
+    @property
+    def search(self) -> bool:
+        """Web search was turned on: ``enable_search`` (chat, native) or ``web_search``
+        (Responses)."""
+        from qwen_magic.emulator.tools import search_asked
+
+        body = self.body if isinstance(self.body, dict) else {}
+        return search_asked(body, self.protocol)
+
+    @property
+    def _parameters(self) -> dict[str, Any]:
+        body = self.body if isinstance(self.body, dict) else {}
+        where = body.get("parameters") if self.protocol.startswith("native") else body
+        return where if isinstance(where, dict) else {}
+
+    @property
     def model(self) -> str | None:
         body = self.body if isinstance(self.body, dict) else {}
         return body.get("model") or self.query.get("model")

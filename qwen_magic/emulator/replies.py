@@ -8,6 +8,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from qwen_magic.emulator.hostile import HOSTILE_FAULTS, mark
+from qwen_magic.emulator.tools import (
+    ScriptedCall,
+    ScriptedSource,
+    scripted_calls,
+    scripted_sources,
+    trailing_outputs,
+    with_markers,
+)
 
 FAULTS = (
     "http_400",
@@ -50,6 +58,17 @@ class Reply:
     done_first, json_for_stream, empty_json, string_usage, bad_content_type, null_choice,
     invalid_utf8, html_502, huge_frame, clean_close, slow_frame) are described in
     `qwen_magic.emulator.hostile`.
+
+    tool_calls: the round asks for these calls (``[{"name": "get_weather", "arguments":
+    '{"city": "Paris"}'}, …]``, arguments as JSON text or a dict, an optional "id"): each call's
+    arguments stream in `tool_chunks` fragments (chat and native: the id and name in the first,
+    empty ids after; `interleave` mixes parallel calls' fragments), the answer text defaults to
+    none, and the round finishes with "tool_calls". The next queued reply answers the round
+    after the tool results (its default text echoes them). sources: ``[(title, url), …]`` (or
+    ``(title, url, site)``) found by the web search when the request turned it on: native
+    ``output.search_info.search_results`` (with ``enable_source``), Responses
+    ``web_search_call`` items and ``url_citation`` annotations on the answer's ``[ref_N]``
+    markers; the default answer cites each one.
     """
 
     text: str | None = None
@@ -67,6 +86,10 @@ class Reply:
     # The chat protocol's reasoning field: "reasoning_content" (DashScope, vLLM, llama.cpp) or
     # "reasoning" (Ollama, newer vLLM).
     reasoning_field: str = "reasoning_content"
+    tool_calls: list[dict[str, Any]] | None = None
+    tool_chunks: int = 3
+    interleave: bool = False
+    sources: list[Any] | None = None
 
     def __post_init__(self) -> None:
         if self.fault is not None and self.fault not in FAULTS:
@@ -85,6 +108,10 @@ class Plan:
     finish_reason: str = "stop"
     prompt_tokens: int = 0
     cached_tokens: int = 0
+    tool_calls: list[ScriptedCall] = field(default_factory=list)
+    interleave: bool = False
+    sources: list[ScriptedSource] = field(default_factory=list)  # sent when search is on
+    query: str = ""  # what the web search looked for (the user's last text)
 
     @property
     def text(self) -> str:
@@ -147,7 +174,11 @@ def content_text(content: Any) -> str:
 
 def last_user_text(messages: list[dict[str, Any]]) -> str:
     for message in reversed(messages):
-        if isinstance(message, dict) and message.get("role", "user") == "user":
+        if (
+            isinstance(message, dict)
+            and message.get("role", "user") == "user"
+            and message.get("type") in (None, "message")
+        ):
             return content_text(message.get("content"))
     return ""
 
@@ -175,6 +206,7 @@ def make_plan(
     json_mode: bool = False,
     max_answer: int | None = None,
     max_output: int | None = None,
+    search: bool = False,
 ) -> Plan:
     """Derive text, reasoning, pieces, finish reason and token counts for one request.
 
@@ -182,28 +214,41 @@ def make_plan(
     (like `max_output_tokens`). Hitting a cap truncates the answer and finishes with "length".
     """
     user = last_user_text(messages)
+    sources = scripted_sources(reply.sources) if search else []
+    outputs = trailing_outputs(messages)
     if reply.fault == "empty":
         text = ""
     elif reply.text is not None:
         text = reply.text
+    elif reply.tool_calls:
+        text = ""  # a round that only asks for calls
+    elif outputs:
+        text = with_markers("Echo: " + " ".join(outputs), sources)
     elif is_partial(messages):
         text = PARTIAL_CONTINUATION
     elif json_mode:
         text = json.dumps({"echo": user}, ensure_ascii=False)
     else:
-        text = f"Echo: {user}"
+        text = with_markers(f"Echo: {user}", sources)
     if reply.fault == "split_utf8" and reply.text is None:
         text += UTF8_SAMPLE
     reasoning = ""
     if thinking:
         reasoning = default_reasoning(user) if reply.reasoning is None else reply.reasoning
+    finish = reply.finish_reason
+    if reply.tool_calls and finish == "stop":
+        finish = "tool_calls"
     plan = Plan(
         request_id=request_id,
         model=model,
         thinking=thinking,
         reasoning_pieces=split_text(reasoning, reply.reasoning_chunks),
         answer_pieces=mark(split_text(text, reply.chunks), reply.fault, reply.fault_after),
-        finish_reason=reply.finish_reason,
+        finish_reason=finish,
+        tool_calls=scripted_calls(reply.tool_calls, reply.tool_chunks),
+        interleave=reply.interleave,
+        sources=sources,
+        query=user,
         prompt_tokens=(
             reply.prompt_tokens if reply.prompt_tokens is not None else count_words(messages) + 4
         ),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
@@ -235,6 +236,10 @@ def build_request(prompt: str, options: dict[str, Any], defaults: Any) -> Reques
         json_mode=bool(options.get("json")),
         prefix=options.get("prefix") or None,
         media=list(options.get("media") or []),
+        tools=list(options.get("tools") or []),
+        tool_choice=options.get("tool_choice") or None,
+        search=bool(options.get("search")),
+        search_options=search_options_of(options.get("search_options")),
     )
     request.validate()
     if request.json_mode:
@@ -258,6 +263,26 @@ def build_request(prompt: str, options: dict[str, Any], defaults: Any) -> Reques
             "qwen3.5-plus or qwen-plus."
         )
     return request
+
+
+def search_options_of(value: Any) -> dict[str, Any] | None:
+    """``--search-options``: a dict, or its JSON text (a UsageError when it is neither)."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, str):
+        try:
+            value = json.loads(value)
+        except ValueError as exc:
+            raise QwenUsageError(
+                f"--search-options is not valid JSON ({exc.args[0]}): write an object, e.g. "
+                '--search-options \'{"search_strategy": "max"}\'.'
+            ) from None
+    if not isinstance(value, dict):
+        raise QwenUsageError(
+            "--search-options must be a JSON object, e.g. "
+            '--search-options \'{"search_strategy": "max"}\'.'
+        )
+    return value
 
 
 JSON_HINT = "Reply with a single JSON object."
