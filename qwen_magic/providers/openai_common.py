@@ -22,6 +22,7 @@ from qwen_magic.providers.wire import BadReply, error_code, not_json, undecodabl
 from qwen_magic.request import Request
 
 _clients: dict[tuple[Any, ...], Any] = {}
+_lock = threading.Lock()
 
 
 def thinking_body(request: Request) -> dict[str, Any]:
@@ -39,9 +40,6 @@ def thinking_body(request: Request) -> dict[str, Any]:
         if request.thinking_budget is not None:
             body["thinking_budget_tokens"] = request.thinking_budget
     return body
-
-
-_lock = threading.Lock()
 
 
 def openai_client(base_url: str, api_key: str, timeout: float, max_retries: int = 0) -> Any:
