@@ -43,6 +43,7 @@ class ServiceError:
             "timeout": "The service did not answer in time",
             "internal": "Something went wrong inside qwen_magic",
             "json": "The answer is not valid JSON",
+            "tools": "The tool loop stopped",
             "server": "The server sent a reply qwen_magic cannot read",
         }
         head = parts.get(self.kind, "Error")
