@@ -23,6 +23,7 @@ def chat_messages(request: Request) -> list[dict[str, Any]]:
         messages.append({"role": "system", "content": request.system})
     messages.extend(request.history)
     messages.append(user_message(request))
+    messages.extend(request.tool_rounds)  # this turn's tool calls and their results
     if request.prefix:  # partial mode: the model continues this assistant text
         messages.append({"role": "assistant", "content": request.prefix, "partial": True})
     return messages
@@ -111,6 +112,7 @@ def responses_input(request: Request) -> list[dict[str, Any]]:
     """
     items = [item for message in request.history for item in _responses_items(message)]
     items.extend(_responses_items(user_message(request)))
+    items.extend(item for message in request.tool_rounds for item in _responses_items(message))
     return items
 
 
