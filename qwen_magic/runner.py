@@ -29,8 +29,10 @@ from qwen_magic.events import (
     Finished,
     ReasoningDelta,
     Retrying,
+    Sources,
     Started,
     TextDelta,
+    ToolCall,
     Usage,
 )
 from qwen_magic.masking import hold_back, redact, redact_fields, redact_object
@@ -39,7 +41,7 @@ from qwen_magic.messages import chat_messages
 from qwen_magic.providers import Provider, make_provider
 from qwen_magic.render import Renderer
 from qwen_magic.request import Request
-from qwen_magic.result import Result, finalize
+from qwen_magic.result import Result, Step, finalize
 
 
 class Collector:
@@ -63,6 +65,8 @@ class Collector:
         self.ended_at: float | None = None
         self.retrying: Retrying | None = None  # the last retry announced, and when
         self.retrying_at = 0.0
+        self.steps: list[Step] = []  # the tool calls asked for (the tool loop runs them)
+        self.sources: list[Any] = []  # --search: the pages the answer cites
         self.done = threading.Event()
         # What was sent, built once (not per refresh); a key typed into a prompt is masked too.
         self.messages = redact(elide(chat_messages(request)))
@@ -89,6 +93,12 @@ class Collector:
             self.request_id = event.request_id or self.request_id  # type: ignore[attr-defined]
         elif kind is Retrying:
             self.retrying, self.retrying_at = event, self.clock()  # type: ignore[assignment]
+        elif kind is ToolCall:
+            call: ToolCall = event  # type: ignore[assignment]
+            self.steps.append(Step("tool", call.name, call.arguments, call_id=call.id,
+                                   status="asked"))  # fmt: skip
+        elif kind is Sources:
+            self.sources = list(event.items)  # type: ignore[attr-defined]
         elif kind is Failed:
             error: ServiceError = redact_fields(event.error)  # type: ignore[attr-defined]
             req = self.request
@@ -159,6 +169,8 @@ class Collector:
             media=req.media,
             attachments=req.attachments,
             retry=retry,
+            steps=list(self.steps),
+            sources=list(self.sources),
         )
 
 
