@@ -13,8 +13,32 @@ from qwen_magic.events import Retrying, Usage
 from qwen_magic.media import elide, elided_repr
 
 if TYPE_CHECKING:
+    from qwen_magic.events import Source
     from qwen_magic.media import Media
     from qwen_magic.request import Attachment, Request
+
+
+@dataclass
+class Step:
+    """One step of a tool loop (``--tools``): a model round, or one call the model asked for.
+
+    A call's ``arguments`` is the JSON text the model wrote; ``result`` the text sent back (the
+    value as JSON, or its ``str``; the exception's text when the tool raised, then also in
+    ``error``). A model round's ``result`` is the text it wrote before asking for calls.
+    ``status``: "asked" (not run yet), "ok", "error", "refused" (a ``confirm=True`` tool in a
+    run that cannot ask), "skipped" (the user clicked Skip), "stopped" or "not run"."""
+
+    kind: str  # "model" or "tool"
+    name: str  # the model, or the tool
+    arguments: str = ""
+    result: str = ""
+    error: str | None = None
+    seconds: float | None = None
+    call_id: str | None = None
+    status: str = "ok"
+    reasoning: str = ""  # a model round's thinking
+    usage: Usage | None = None  # a model round's tokens
+    value: Any = field(default=None, repr=False, compare=False)  # what the tool returned
 
 
 @dataclass
@@ -40,6 +64,8 @@ class Result:
     format: str = field(default="markdown", repr=False)
     media: list[Media] = field(default_factory=list)  # the images and video sent
     attachments: list[Attachment] = field(default_factory=list)  # files, pages, {df} summaries
+    steps: list[Step] = field(default_factory=list)  # --tools: each model round and tool call
+    sources: list[Source] = field(default_factory=list)  # --search: the pages, by number
     # While a failed request waits to be sent again (before the first token): why, and the
     # seconds left. None once the answer begins or the call ends.
     retry: Retrying | None = field(default=None, repr=False)
@@ -53,6 +79,11 @@ class Result:
     @property
     def ok(self) -> bool:
         return self.error is None and not self.interrupted
+
+    @property
+    def tool_calls(self) -> list[Step]:
+        """The tool calls the model asked for, in order, with their results."""
+        return [step for step in self.steps if step.kind == "tool"]
 
     @property
     def tokens_per_second(self) -> float | None:
