@@ -24,6 +24,8 @@ from qwen_magic.render.safe import (
     safe_html,
     safe_markdown,
 )
+from qwen_magic.render.sources import cite, sources_html, sources_markdown, sources_plain
+from qwen_magic.render.tools import tools_html, tools_markdown, tools_plain
 from qwen_magic.result import Result
 
 STOPPED = "■ Stopped — the answer above is partial."
@@ -98,7 +100,7 @@ def answer_markdown(result: Result) -> str:
         return safe_markdown(fenced(json.dumps(result.data, indent=2, ensure_ascii=False), "json"))
     if result.format == "text":
         return safe_markdown(fenced(result.text, "text")) if result.text else ""
-    return safe_markdown(close_open_fence(result.text))
+    return safe_markdown(close_open_fence(cite(result.text, result.sources)))
 
 
 def finish_note(result: Result) -> str:
@@ -220,9 +222,11 @@ def to_markdown(result: Result) -> str:
         blocks.append(
             f"<details><summary>{thinking_summary(result)}</summary>\n\n{body}\n\n</details>"
         )
+    blocks.extend(tools_markdown(result))  # --tools: a folded row per call
     answer = answer_markdown(result)
     if answer:
         blocks.append(answer)
+    blocks.extend(sources_markdown(result.sources))  # --search
     note = finish_note(result)
     if note:
         blocks.append(f"*{note}*")
@@ -241,8 +245,10 @@ def to_plain(result: Result) -> str:
     blocks.extend(chips_plain(result.attachments))
     if result.reasoning:
         blocks.append(f"[{thinking_summary(result)}]\n{result.reasoning}\n[answer]")
+    blocks.extend(tools_plain(result))
     if result.text:
         blocks.append(result.text)
+    blocks.extend(sources_plain(result.sources))
     if finish_note(result):
         blocks.append(f"[{finish_note(result)}]")
     if result.interrupted:
@@ -263,7 +269,11 @@ def to_html(result: Result) -> str:
             f"<details><summary>{thinking_summary(result)}</summary>"
             f"<pre style='white-space:pre-wrap'>{html.escape(result.reasoning)}</pre></details>"
         )
+    if result.steps:
+        parts.append(tools_html(result))
     parts.append(safe_html(result.text))
+    if result.sources:
+        parts.append(sources_html(result.sources))
     if result.interrupted:
         parts.append(f"<p><em>{stopped_note(result)}</em></p>")
     if result.error:
