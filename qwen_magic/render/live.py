@@ -215,6 +215,11 @@ class AnswerPanel:
         mime = "text/html" if request.format == "html" else "text/markdown"
         self.answer = MarkdownStream(mime=mime)
         self.footer = w.HTML("<small>connecting…</small>")
+        # --tools: a folded row per call (and Run/Skip), before the answer; --search: sources
+        self.tool_rows: Any = _tool_rows() if request.tools else None
+        self.sources: Any = _sources_widget() if request.search else None
+        extras = [x.widget for x in (self.tool_rows,) if x is not None]
+        after = [self.sources] if self.sources is not None else []
         inputs = [thumbnail_row(request.media)] if request.media else []
         inputs += chips_widgets(request.attachments)
         self._name_model = stop is not None
@@ -225,7 +230,9 @@ class AnswerPanel:
         else:
             self.header, top = None, []
             bottom = w.HBox([stop, self.footer, *extra], layout=w.Layout(align_items="center"))
-        self.widget: Any = w.VBox([*top, *inputs, self.thinking, self.answer.box, bottom])
+        self.widget: Any = w.VBox(
+            [*top, *inputs, self.thinking, *extras, self.answer.box, *after, bottom]
+        )
         self.widget.add_class("qwen-live")
         self._answer_started = False
         self._footer_state: tuple[int, object, object] | None = None
@@ -239,7 +246,13 @@ class AnswerPanel:
             self._answer_started = True
             self.thinking.selected_index = None  # collapse when the answer begins
             self.thinking.set_title(0, thinking_summary(result))
+        if self.tool_rows is not None:
+            self.tool_rows.show(result.steps)
         self.answer.show(result.text)
+        if self.sources is not None:
+            from qwen_magic.render.sources import show_sources
+
+            show_sources(self.sources, result.sources)
         # The footer's clock changes every refresh: refresh it about once a second, or when
         # the token counts change, so it doesn't double the UI traffic.
         elapsed = int(result.elapsed or 0)
@@ -386,6 +399,18 @@ class LiveRenderer:
         for panel in self.panels:
             panel.widget = None  # (closed with the box, or below)
         self.panels = []
+
+
+def _tool_rows() -> Any:
+    from qwen_magic.render.tools import ToolRows
+
+    return ToolRows()
+
+
+def _sources_widget() -> Any:
+    from qwen_magic.render.sources import sources_widget
+
+    return sources_widget()
 
 
 def thumbnail_row(media: list[Any]) -> Any:
