@@ -19,6 +19,7 @@ __all__ = [
     "ask",
     "job",
     "load_ipython_extension",
+    "tool",
     "unload_ipython_extension",
 ]
 
@@ -27,10 +28,11 @@ if TYPE_CHECKING:
     from qwen_magic.batch.job import BatchJob
     from qwen_magic.result import Result
     from qwen_magic.results import Results
+    from qwen_magic.tools.schema import tool
 
 
 def __getattr__(name: str) -> Any:
-    """``Result`` and ``Interrupted`` on first use: importing qwen_magic stays cheap."""
+    """``Result``, ``Interrupted`` and ``tool`` on first use: importing qwen_magic stays cheap."""
     if name == "Result":
         from qwen_magic.result import Result
 
@@ -39,6 +41,10 @@ def __getattr__(name: str) -> Any:
         from qwen_magic.api import Interrupted
 
         return Interrupted
+    if name == "tool":  # @qwen_magic.tool: a function's tool options (--tools)
+        from qwen_magic.tools.schema import tool
+
+        return tool
     raise AttributeError(f"module 'qwen_magic' has no attribute {name!r}")
 
 
