@@ -48,6 +48,7 @@ class Call:
     execution: str | None = None
     fix: bool = False  # --fix: -f code takes the corrected cell (fix.fixed_cell)
     display_id: str | None = None  # of the answer's output (a chat marks it when dropped)
+    tools: Any = None  # --tools: ipython.tools.ToolSetup (the loop runs the call)
 
 
 @magics_class
@@ -192,7 +193,12 @@ class QwenMagics(Magics):
             run(self, many)
             return
         call = self._prepare(line, cell)
-        result = self._execute(call.request, call.display, asked_at, call)
+        if call.tools is not None:  # the tool loop (ipython/tools.py)
+            from qwen_magic.ipython.tools import run as run_tools
+
+            result = run_tools(self, call, asked_at)
+        else:
+            result = self._execute(call.request, call.display, asked_at, call)
         self._conclude(call, result)
 
     async def qwen_async(self, line: str, cell: str | None) -> None:
@@ -207,6 +213,11 @@ class QwenMagics(Magics):
             await run_async(self, many)
             return
         call = self._prepare(line, cell)
+        if call.tools is not None:  # the tool loop, awaited: Stop, Run and Skip arrive
+            from qwen_magic.ipython.tools import run_async as run_tools
+
+            self._conclude(call, await run_tools(self, call, asked_at))
+            return
         renderer = self._renderer(call.display, stoppable=True)
         try:
             results = await execute_many_async(
@@ -229,7 +240,12 @@ class QwenMagics(Magics):
         args, prompt = self._parse(line, cell)
         from qwen_magic.ipython.many import prepare, wants_many
 
-        return prepare(self, args, prompt) if wants_many(args) else None
+        if not wants_many(args):
+            return None
+        from qwen_magic.ipython.tools import refuse_with_many
+
+        refuse_with_many(args)
+        return prepare(self, args, prompt)
 
     def _prepare(self, line: str, cell: str | None) -> Call:
         """Parse and validate everything, before any request."""
@@ -261,8 +277,12 @@ class QwenMagics(Magics):
             if args.system is not None:
                 chat.system = args.system
             options["system"] = chat.system
+        from qwen_magic.ipython.tools import note_search, prepare_tools
+
+        tools = prepare_tools(options, namespace, calls)  # --tools: their schemas
         request = build_request(prompt, options, self)
         request.attachments = attachments
+        note_search(self.session, request.api, request.search)
         if chat is not None:
             from qwen_magic.media import check_media
 
@@ -271,7 +291,8 @@ class QwenMagics(Magics):
                 request.media, model=request.model, api=request.api, history=request.history
             )
         display = "none" if args.quiet else self.display
-        return Call(request, display, out, chat, cell_id, execution, fix=bool(args.fix))
+        return Call(request, display, out, chat, cell_id, execution, fix=bool(args.fix),
+                    tools=tools)  # fmt: skip
 
     def _warn_if_hidden(self, call: Call, result: Result) -> None:
         """With nothing displayed (-q, display="none") a failure must still be noticed."""
@@ -288,14 +309,16 @@ class QwenMagics(Magics):
             from qwen_magic.chats import Turn
             from qwen_magic.messages import user_message
 
+            tools = call.tools
             turn = Turn(
                 user=user_message(call.request),  # the real parts, not the elided ones
-                answer=result.text,
+                answer=result.text if tools is None else tools.answer or "",
                 reasoning=result.reasoning,
                 cell_id=call.cell_id,
                 execution=call.execution,
                 model=result.model,
                 usage=result.usage.as_dict(),
+                tool_messages=list(tools.messages) if tools is not None else [],
             )
             dropped = call.chat.record(turn)
             call.chat.show(turn, call.display_id, result)
