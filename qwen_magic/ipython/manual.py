@@ -393,6 +393,71 @@ GROUPS = (
             ),
         ),
     ),
+    Group(
+        "Tools",
+        "Your Python functions as tools: the model asks for calls, they run on the kernel's "
+        "thread (where your code runs), their results go back, and the model answers from "
+        "them. Each function's JSON schema comes from its signature, type hints (str, int, "
+        "float, bool, Literal, Optional, lists, dicts, dataclasses, pydantic models) and "
+        "docstring (the summary, and a line per argument in the Google, NumPy or reST style); "
+        "@qwen_magic.tool (optional) adds a description, confirm=True (ask before each call) or "
+        "thread_safe=True. Each call is a folded row above the answer, live and in the saved "
+        "notebook (name, arguments, result, seconds); _qwen.steps and _qwen.tool_calls keep "
+        "them. A tool that raises sends the exception's text to the model as its result. Stop "
+        "ends the loop and keeps what happened; in a chat (-c) the calls are part of the "
+        "history, saved and loaded with it.",
+        (
+            Option(
+                ("--tools",),
+                "The functions the model may call: names in your namespace "
+                "(--tools get_weather,search_db) or {expr} giving a function or a list of them "
+                "(--tools {my_tools}). A parameter typed with something JSON cannot carry (a "
+                "DataFrame, a custom class) is refused before anything is sent. Results go back "
+                "as JSON (or str()), at most 16,000 characters each.",
+                {"metavar": "NAMES"},
+            ),
+            Option(
+                ("--tool-choice",),
+                "auto (the default: the model decides), none (answer without calling), or a "
+                "tool's name (call it first; later rounds are auto).",
+                {"metavar": "auto|none|NAME"},
+            ),
+            Option(
+                ("--max-rounds",),
+                "At most N model rounds (default 8). A model still asking for calls after N "
+                "rounds is stopped with an error saying so; its last calls are not run.",
+                {"type": int, "metavar": "N"},
+            ),
+            Option(
+                ("--yes",),
+                "Run confirm=True tools without asking. Otherwise they ask with Run/Skip "
+                "buttons in the live view, and are refused (the model is told the user did not "
+                "allow the call) where no one can click: headless runs (papermill, nbconvert), "
+                "display final or none.",
+                {"action": "store_true"},
+            ),
+        ),
+    ),
+    Group(
+        "Web search",
+        "The service's web search. With --api dashscope and --api responses the pages it used "
+        "are listed under the answer, numbered as the answer's [ref_1] markers (which become "
+        "links), and kept in _qwen.sources; --api chat returns none.",
+        (
+            Option(
+                ("--search",),
+                "Let the model search the web (enable_search; the web_search tool on the "
+                "Responses API), with sources and citation markers asked for.",
+                {"action": "store_true"},
+            ),
+            Option(
+                ("--search-options",),
+                'More search settings as a JSON object, e.g. \'{"search_strategy": "max", '
+                '"forced_search": true}\' (merged over the defaults).',
+                {"metavar": "JSON"},
+            ),
+        ),
+    ),
 )
 
 

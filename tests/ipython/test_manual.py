@@ -13,7 +13,7 @@ from qwen_magic.ipython.manual import GROUPS
 REPO = Path(__file__).resolve().parents[2]
 TITLES = [
     "Model & endpoint", "Thinking & sampling", "Media", "Conversation & output", "Many answers",
-    "Errors", "Context",
+    "Errors", "Context", "Tools", "Web search",
 ]  # fmt: skip
 
 
