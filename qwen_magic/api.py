@@ -14,6 +14,7 @@ OPTIONS = {
     "model", "api", "region", "base_url", "system", "thinking", "thinking_budget",
     "temperature", "top_p", "max_tokens", "seed", "stop", "preset", "stream", "format",
     "display", "quiet", "image", "video", "json", "prefix", "files", "urls", "context_budget",
+    "tools", "tool_choice", "max_rounds", "yes", "search", "search_options",
 }  # fmt: skip
 
 
@@ -97,11 +98,22 @@ def ask(prompt: str, **options: Any) -> Result:
         from qwen_magic.context.attach import attach
 
         prompt, attachments = attach(prompt, files, urls, budget, magics.context_budget)
+    from qwen_magic.ipython.tools import note_search, prepare_tools
+
+    user_ns = getattr(magics.shell, "user_ns", None) or {}
+    tools = prepare_tools(options, user_ns)  # tools=[f, g]: their schemas
     request = magics_request(magics, prompt, options)
     request.attachments = attachments
+    note_search(magics.session, request.api, request.search)
     display = "none" if options.get("quiet") else options.get("display") or magics.display
     # Synchronous and without a Stop button: only an interrupt can stop this run early.
-    result = magics._execute(request, display)
+    if tools is not None:  # the tool loop, on this thread
+        from qwen_magic.ipython.magics import Call
+        from qwen_magic.ipython.tools import run as run_tools
+
+        result = run_tools(magics, Call(request, display, None, tools=tools))
+    else:
+        result = magics._execute(request, display)
     magics._store(result, None)  # _qwen: the last Result, whichever way it was asked
     if result.interrupted:
         raise Interrupted(result)
