@@ -13,6 +13,12 @@ from qwen_magic.providers.attempts import Attempts, retrying
 from qwen_magic.providers.guard import ReadGuard, guarding
 from qwen_magic.providers.openai_common import failure, openai_client, thinking_body
 from qwen_magic.providers.think_tags import ThinkTagSplitter
+from qwen_magic.providers.tool_wire import (
+    ToolCallFolder,
+    chat_tool_arguments,
+    field_of,
+    search_arguments,
+)
 from qwen_magic.providers.wire import (
     NO_EVENTS,
     BadReply,
@@ -101,6 +107,7 @@ class ChatStream:
         self.announced = False  # Started was sent
         self.started = False  # some reasoning or answer arrived
         self.splitter = ThinkTagSplitter()
+        self.tool_calls = ToolCallFolder()  # fragments of the calls asked for, by index
         self.last: Any = None  # the last chunk, or the whole completion (Result.raw)
 
     def _announce(self, item: Any, response_id: str | None) -> Event:
@@ -122,6 +129,20 @@ class ChatStream:
                 raise BadReply(f"{where}.content is {describe(content)}, not text")
             self.started = True
             yield from self.splitter.feed(content)
+        calls = getattr(message, "tool_calls", None)
+        if calls:
+            if not isinstance(calls, list):
+                raise BadReply(f"{where}.tool_calls is {describe(calls)}, not a list")
+            self.started = True
+            for number, call in enumerate(calls):
+                function = field_of(call, "function")
+                self.tool_calls.add(
+                    field_of(call, "index") if where.endswith("delta") else number,
+                    field_of(call, "id"),
+                    field_of(function, "name"),
+                    field_of(function, "arguments"),
+                    f"{where}.tool_calls[{number}]",
+                )
 
     def feed(self, chunk: Any) -> Iterator[Event]:
         """One chunk of a stream."""
@@ -164,6 +185,8 @@ class ChatStream:
         if streamed and self.finish_reason is None:
             yield Failed(ServiceError("stream", UNFINISHED))
             return
+        calls, self.finish_reason = self.tool_calls.events(self.finish_reason)
+        yield from calls
         yield Finished(
             self.finish_reason,
             request_id=self.request_id or self.response_id or None,
@@ -191,7 +214,8 @@ class ChatProvider:
             args["max_tokens"] = req.max_tokens
         if req.json_mode:
             args["response_format"] = {"type": "json_object"}
-        extra = thinking_body(req)
+        args.update(chat_tool_arguments(req))
+        extra = {**thinking_body(req), **search_arguments(req)}
         if extra:
             args["extra_body"] = extra
         return args

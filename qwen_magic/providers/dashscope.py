@@ -20,6 +20,7 @@ from qwen_magic.providers.dashscope_errors import from_dashscope_exception
 from qwen_magic.providers.dashscope_http import bounded, shared_session
 from qwen_magic.providers.guard import ReadGuard, ReplyRefused, guarding
 from qwen_magic.providers.native_stream import NativeStream
+from qwen_magic.providers.tool_wire import chat_tool_arguments, search_arguments
 from qwen_magic.providers.wire import BadReply, not_json, sdk_shape_error, undecodable
 from qwen_magic.request import Request
 
@@ -93,6 +94,8 @@ class DashScopeProvider:
             args["max_tokens"] = req.max_tokens
         if req.json_mode:
             args["response_format"] = {"type": "json_object"}
+        args.update(chat_tool_arguments(req))  # tools need result_format "message" (above)
+        args.update(search_arguments(req))
         if req.stream and self.incremental_output is not None:
             args["incremental_output"] = self.incremental_output
         return args

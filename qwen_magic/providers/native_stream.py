@@ -12,8 +12,18 @@ from collections.abc import Iterator
 from typing import Any
 
 from qwen_magic.errors import ServiceError
-from qwen_magic.events import Event, Failed, Finished, ReasoningDelta, Started, TextDelta, Usage
+from qwen_magic.events import (
+    Event,
+    Failed,
+    Finished,
+    ReasoningDelta,
+    Sources,
+    Started,
+    TextDelta,
+    Usage,
+)
 from qwen_magic.providers.dashscope_errors import from_dashscope_response
+from qwen_magic.providers.tool_wire import ToolCallFolder, native_sources
 from qwen_magic.providers.wire import NO_EVENTS, BadReply, count, describe, text
 
 UNFINISHED = "the server closed the stream before the answer was finished (no finish_reason)"
@@ -98,6 +108,9 @@ class NativeStream:
         self.request_id: str | None = None
         self.finish_reason: str | None = None
         self.usage: Usage | None = None
+        self.tool_calls = ToolCallFolder()
+        self.arguments: dict[int, CumulativeText] = {}  # per call: increments or the whole
+        self.sources: Sources | None = None
         self.last: Any = None  # the SDK's last response object
 
     def feed(self, response: Any) -> Iterator[Event]:
@@ -113,6 +126,10 @@ class NativeStream:
         output = response.get("output")
         if not isinstance(output, dict):
             raise BadReply(f"a frame's output is {describe(output)}, not an object")
+        sources = native_sources(output)
+        if sources is not None and sources != self.sources:
+            self.sources = sources
+            yield sources
         choices = output.get("choices")
         if choices:
             if not isinstance(choices, list) or not isinstance(choices[0], dict):
@@ -126,6 +143,7 @@ class NativeStream:
                 text_of(message.get("reasoning_content"), where + ".reasoning_content")
             )
             answer = self.text.delta(text_of(message.get("content"), where + ".content"))
+            self._calls(message.get("tool_calls"), where + ".tool_calls")
             finish = text(choice.get("finish_reason"), "output.choices[0].finish_reason")
         else:  # result_format "text" (a server that ignored result_format="message")
             reasoning = ""
@@ -144,6 +162,28 @@ class NativeStream:
             self.usage = usage
             yield usage
 
+    def _calls(self, calls: Any, where: str) -> None:
+        """Call fragments: the id and name come once, later fragments have an empty id; the
+        arguments are increments (incremental output) or the whole text so far."""
+        if not calls:
+            return
+        if not isinstance(calls, list):
+            raise BadReply(f"{where} is {describe(calls)}, not a list")
+        self.started = True
+        for number, call in enumerate(calls):
+            if not isinstance(call, dict):
+                raise BadReply(f"{where}[{number}] is {describe(call)}, not an object")
+            function = call.get("function") or {}
+            if not isinstance(function, dict):
+                raise BadReply(f"{where}[{number}].function is {describe(function)}")
+            index = call.get("index", number)
+            arguments = function.get("arguments")
+            if type(arguments) is str and type(index) is int:
+                arguments = self.arguments.setdefault(index, CumulativeText()).delta(arguments)
+            self.tool_calls.add(
+                index, call.get("id"), function.get("name"), arguments, f"{where}[{number}]"
+            )
+
     def _failure(self, response: Any) -> ServiceError:
         """An error object. The SDK makes one, coded ``Unknown``, of a stream frame whose
         data is not JSON (``data:[DONE]``, a cut frame): that is the server's fault."""
@@ -161,4 +201,6 @@ class NativeStream:
         if streamed and self.finish_reason is None:
             yield Failed(ServiceError("stream", UNFINISHED))
             return
+        calls, self.finish_reason = self.tool_calls.events(self.finish_reason)
+        yield from calls
         yield Finished(self.finish_reason, request_id=self.request_id, raw=self.last)

@@ -20,6 +20,12 @@ from qwen_magic.providers.attempts import Attempts, retrying
 from qwen_magic.providers.guard import ReadGuard, guarding
 from qwen_magic.providers.openai_common import failure, openai_client, thinking_body
 from qwen_magic.providers.think_tags import ThinkTagSplitter
+from qwen_magic.providers.tool_wire import (
+    ResponsesSources,
+    ToolCallFolder,
+    field_of,
+    responses_tool_arguments,
+)
 from qwen_magic.providers.wire import (
     NO_EVENTS,
     BadReply,
@@ -91,6 +97,9 @@ class ResponsesStream:
         self.started = False  # some reasoning or answer arrived
         self.failed = False
         self.splitter = ThinkTagSplitter()
+        self.tool_calls = ToolCallFolder()  # function_call items, by output_index
+        self.sources = ResponsesSources()  # web_search_call items and url_citations
+        self.texts: dict[Any, str] = {}  # each message item's text so far (for annotations)
         self.response: Any = None  # the final response object (Result.raw)
 
     def _announce(self, response: Any) -> Iterator[Event]:
@@ -121,7 +130,21 @@ class ResponsesStream:
                 if type(delta) is not str:
                     raise BadReply(f"a {kind} event's delta is {describe(delta)}, not text")
                 self.started = True
+                item_id = getattr(event, "item_id", None)
+                self.texts[item_id] = self.texts.get(item_id, "") + delta
                 yield from self.splitter.feed(delta)
+        elif kind == "response.output_text.annotation.added":
+            text = self.texts.get(getattr(event, "item_id", None))
+            self.sources.add_annotation(getattr(event, "annotation", None), text)
+        elif kind == "response.output_item.added":
+            self._item(event, done=False)
+        elif kind == "response.function_call_arguments.delta":
+            index = getattr(event, "output_index", None)
+            self.started = True
+            delta = getattr(event, "delta", None)
+            self.tool_calls.add(index, None, None, delta, f"output[{index}]")
+        elif kind == "response.output_item.done":
+            self._item(event, done=True)
         elif kind in FINAL:
             response = getattr(event, "response", None)
             if response is None or isinstance(response, str | int | float | list):
@@ -133,6 +156,24 @@ class ResponsesStream:
         elif kind == "response.failed":
             self.failed = True
             yield Failed(failure_of(getattr(getattr(event, "response", None), "error", None)))
+
+    def _item(self, event: Any, done: bool) -> None:
+        """An output item begins or ends: a function call's id and name (whole when done),
+        a web search's sources, a message's annotations."""
+        item, index = getattr(event, "item", None), getattr(event, "output_index", None)
+        kind = field_of(item, "type")
+        if kind == "function_call":
+            self.started = True
+            call_id, name = field_of(item, "call_id"), field_of(item, "name")
+            arguments = field_of(item, "arguments")
+            if done and isinstance(arguments, str) and type(index) is int:
+                self.tool_calls.replace(index, call_id or "", name or "", arguments)
+            else:
+                self.tool_calls.add(index, call_id, name, None, f"output[{index}]")
+        elif kind == "web_search_call" and done:
+            self.sources.add_search(item)
+        elif kind == "message" and done:
+            self.sources.add_message(item)
 
     def _final(self, response: Any) -> Iterator[Event]:
         self.response = response
@@ -165,6 +206,17 @@ class ResponsesStream:
             elif kind == "message":
                 parts = getattr(item, "content", None) or []
                 answer += _texts(parts, f"output[{index}]", "output_text")
+                self.sources.add_message(item)
+            elif kind == "web_search_call":
+                self.sources.add_search(item)
+            elif kind == "function_call":
+                self.tool_calls.add(
+                    index,
+                    field_of(item, "call_id"),
+                    field_of(item, "name"),
+                    field_of(item, "arguments"),
+                    f"output[{index}]",
+                )
         if reasoning:
             yield from self.splitter.off()
             yield ReasoningDelta("".join(reasoning))
@@ -182,6 +234,16 @@ class ResponsesStream:
         if self.response is None:
             yield Failed(ServiceError("stream", UNFINISHED))
             return
+        if isinstance(getattr(self.response, "output", None), list):
+            for item in self.response.output:  # the final word on calls and sources
+                kind = field_of(item, "type")
+                if kind == "web_search_call":
+                    self.sources.add_search(item)
+                elif kind == "message":
+                    self.sources.add_message(item)
+        yield from self.sources.events()
+        calls, self.finish_reason = self.tool_calls.events(self.finish_reason)
+        yield from calls
         yield Finished(
             self.finish_reason,
             request_id=self.request_id or self.response_id,
@@ -251,6 +313,7 @@ class ResponsesProvider:
             args["max_output_tokens"] = req.max_tokens
         if req.json_mode:
             args["text"] = {"format": {"type": "json_object"}}
+        args.update(responses_tool_arguments(req))
         extra = {**thinking_body(req), **sampling}
         if extra:
             args["extra_body"] = extra
