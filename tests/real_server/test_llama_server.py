@@ -90,7 +90,7 @@ def test_stop_mid_stream_keeps_the_partial_answer(ip, plain, monkeypatch, how: s
     r, shown = ask(ip, "--max-tokens 300")
     assert Renderer.fired.is_set()
     assert r.interrupted and r.error is None
-    assert r.text.strip() and r.usage.output_tokens is None or r.usage.output_tokens < 300
+    assert r.text.strip() and len(r.text) < 300 * 20  # stopped long before the limit
     assert r.text.strip()[:20] in shown and "partial" in shown
 
     after, _ = ask(ip, SHORT)  # the server and the magic are ready for the next cell
