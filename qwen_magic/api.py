@@ -93,7 +93,7 @@ def ask(prompt: str, **options: Any) -> Result:
 
         options["media"] = load_media(images, videos, [], namespace)
     files, urls = _listed(options.pop("files", None)), _listed(options.pop("urls", None))
-    budget, attachments = options.pop("context_budget", None), []
+    budget, attachments = options.pop("context_budget", None), list[Any]()
     if files or urls:  # --file / --url: labelled blocks after the prompt, within the budget
         from qwen_magic.context.attach import attach
 
