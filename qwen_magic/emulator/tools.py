@@ -71,17 +71,21 @@ def split(text: str, count: int) -> list[str]:
 
 
 def scripted_sources(sources: list[Any] | None) -> list[ScriptedSource]:
-    """``Reply.sources``: ``(title, url)`` or ``(title, url, site)`` tuples, or dicts."""
+    """``Reply.sources``: ``(title, url)`` or ``(title, url, site)`` tuples, numbered from 1
+    in order, or dicts (``title``, ``url``, optional ``site`` and ``index``), listed by the
+    search in the order given."""
     made = []
     for number, source in enumerate(sources or [], start=1):
+        index = number
         if isinstance(source, dict):
             title, url = source["title"], source["url"]
             site = source.get("site") or source.get("site_name")
+            index = int(source.get("index") or number)
         else:
             title, url, *rest = source
             site = rest[0] if rest else None
         site = site or re.sub(r"^https?://(www\.)?([^/]+).*$", r"\2", url)
-        made.append(ScriptedSource(number, str(title), str(url), str(site)))
+        made.append(ScriptedSource(index, str(title), str(url), str(site)))
     return made
 
 
