@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import ast
 import asyncio
+import builtins
 import sys
 import weakref
 from collections.abc import Awaitable, Callable
@@ -125,9 +126,11 @@ def _lookup(part: str, namespace: dict[str, Any], calls: bool) -> Any:
         ) from None
     if not may_run(tree, calls):
         raise QwenUsageError(f"{where} runs code (a call or an operator): {OPT_IN}.")
-    missing = [n.id for n in ast.walk(tree) if isinstance(n, ast.Name) and n.id not in namespace]
-    builtins = namespace.get("__builtins__")
-    missing = [n for n in missing if not hasattr(builtins, n) and n not in (builtins or {})]
+    missing = [
+        n.id
+        for n in ast.walk(tree)
+        if isinstance(n, ast.Name) and n.id not in namespace and not hasattr(builtins, n.id)
+    ]
     if missing:
         raise QwenUsageError(
             f"--tools: there is no {missing[0]!r} in your namespace: define the function in a "

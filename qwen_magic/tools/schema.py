@@ -236,7 +236,10 @@ def schema_of(hint: Any, where: str, defs: dict[str, Any] | None = None) -> dict
     if typing.is_typeddict(hint):
         return _object(hint, where, defs)
     if isinstance(hint, type) and callable(getattr(hint, "model_json_schema", None)):
-        schema = dict(getattr(hint, "model_json_schema")())  # noqa: B009 - a pydantic model
+        try:
+            schema = dict(getattr(hint, "model_json_schema")())  # noqa: B009 - pydantic
+        except Exception as exc:  # e.g. a model that refers to one not defined yet
+            raise _refused(where, hint, f"its schema could not be made ({exc})") from None
         defs.update(schema.pop("$defs", {}))
         return schema
     raise _refused(where, hint)
