@@ -56,14 +56,20 @@ def offer(magics: Any, shell: Any, error: LastError) -> Any:
     )
     out = w.Output()
     box = w.VBox([button, out])
-    button.on_click(lambda _button: clicked(magics, shell, error, button, out))
+    # The click finds the extension then: a button must not keep an unloaded one alive.
+    button.on_click(lambda _button: clicked(shell, error, button, out))
     display(box)
     return box
 
 
-def clicked(magics: Any, shell: Any, error: LastError, button: Any, out: Any) -> None:
+def clicked(shell: Any, error: LastError, button: Any, out: Any) -> None:
     from qwen_magic.ipython.kernel import async_cells_supported
 
+    registry = getattr(getattr(shell, "magics_manager", None), "registry", {})
+    magics = registry.get("QwenMagics")
+    if magics is None or not hasattr(magics, "qwen_async"):
+        _said(out, RuntimeError("qwen_magic is not loaded: run %load_ext qwen_magic first."))
+        return
     button.disabled = True
     button.description = "Explaining…"
     try:

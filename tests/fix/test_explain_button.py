@@ -125,17 +125,37 @@ def test_off_by_default_and_nothing_without_a_live_view(ip: Any, emulator: Any) 
     assert generation_requests(emulator) == 0
 
 
-def test_unload_removes_the_hook(ip: Any, emulator: Any) -> None:
-    ip.run_line_magic("config", "QwenMagics.explain_errors = True")
-    magics = ip.magics_obj
-    recorder = fix.recorder_of(magics)
-    assert recorder in ip.events.callbacks["post_run_cell"]
-    ip.run_line_magic("unload_ext", "qwen_magic")
-    try:
-        assert recorder not in ip.events.callbacks["post_run_cell"]
-        assert fix.transform not in ip.input_transformers_cleanup
-        captured = fail_with_capture(ip, "1 / 0", ZeroDivisionError)
-        assert widgets_shown(captured.outputs) == []
-    finally:
-        ip.run_line_magic("load_ext", "qwen_magic")  # for the fixture's own unload
+def test_unload_removes_the_hook(
+    shell: Any, emulator: Any, monkeypatch: pytest.MonkeyPatch, test_key: str
+) -> None:
+    import gc
+    import weakref
+
+    from qwen_magic.ipython import magics_of
+
+    monkeypatch.setenv("DASHSCOPE_API_KEY", test_key)
+    shell.run_line_magic("load_ext", "qwen_magic")
+    magics_of(shell).use_emulator(emulator)
+    shell.run_line_magic("config", "QwenMagics.explain_errors = True")
+    magics = weakref.ref(magics_of(shell))
+
+    def hooked() -> bool:
+        return any(
+            isinstance(c, fix.ErrorRecorder) for c in shell.events.callbacks["post_run_cell"]
+        )
+
+    assert hooked()
+    button = explain_button(fail_with_capture(shell, "1 / 0", ZeroDivisionError).outputs)
+    shell.run_line_magic("unload_ext", "qwen_magic")
+    shell.config.pop("QwenMagics", None)
+
+    assert not hooked()
+    assert fix.transform not in shell.input_transformers_cleanup
+    captured = fail_with_capture(shell, "1 / 0", ZeroDivisionError)
+    assert widgets_shown(captured.outputs) == []
+    gc.collect()
+    assert magics() is None  # the button left on screen does not keep the extension alive
+    with capture_output() as clicked:
+        button.click()  # ...and says what to do when clicked
+    assert "not loaded" in clicked.stderr
     assert generation_requests(emulator) == 0
