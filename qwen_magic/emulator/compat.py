@@ -26,7 +26,7 @@ from qwen_magic.emulator.faults import (
 from qwen_magic.emulator.records import Host
 from qwen_magic.emulator.replies import Plan, make_plan
 from qwen_magic.emulator.tool_checks import check_tool_messages
-from qwen_magic.emulator.tools import fragments, search_asked, whole_calls
+from qwen_magic.emulator.tools import calls_allowed, fragments, search_asked, whole_calls
 from qwen_magic.emulator.transport import OUTPUT_INSPECTION, SSE_CONTENT_TYPE, Exchange
 
 STREAM_ONLY = (
@@ -98,6 +98,7 @@ def chat(emu: Host, exchange: Exchange) -> None:
         max_answer=body.get("max_tokens"),
         max_output=body.get("max_completion_tokens"),
         search=search_asked(body, "chat"),  # markers in the text; the chat API sends no sources
+        calls=calls_allowed(body, "chat"),
     )
     completion_id = f"chatcmpl-{uuid.uuid4()}"
     created = int(time.time())

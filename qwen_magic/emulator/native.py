@@ -22,6 +22,7 @@ from qwen_magic.emulator.records import native_input as input_messages
 from qwen_magic.emulator.replies import Plan, make_plan
 from qwen_magic.emulator.tool_checks import check_tool_messages
 from qwen_magic.emulator.tools import (
+    calls_allowed,
     fragments,
     search_asked,
     search_options,
@@ -90,6 +91,7 @@ def generation(emu: Host, exchange: Exchange) -> None:
         json_mode=json_mode,
         max_answer=params.get("max_tokens"),
         search=search_asked(body, record.protocol),
+        calls=calls_allowed(body, record.protocol),
     )
     shape = Shape(plan, result_format == "message", multimodal)
     if search_asked(body, record.protocol):

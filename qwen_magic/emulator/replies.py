@@ -63,12 +63,13 @@ class Reply:
     '{"city": "Paris"}'}, …]``, arguments as JSON text or a dict, an optional "id"): each call's
     arguments stream in `tool_chunks` fragments (chat and native: the id and name in the first,
     empty ids after; `interleave` mixes parallel calls' fragments), the answer text defaults to
-    none, and the round finishes with "tool_calls". The next queued reply answers the round
-    after the tool results (its default text echoes them). sources: ``[(title, url), …]`` (or
-    ``(title, url, site)``) found by the web search when the request turned it on: native
-    ``output.search_info.search_results`` (with ``enable_source``), Responses
-    ``web_search_call`` items and ``url_citation`` annotations on the answer's ``[ref_N]``
-    markers; the default answer cites each one.
+    none, and the round finishes with "tool_calls" — if the request offered function tools and
+    did not say ``tool_choice: "none"`` (else it answers in text, as a model would). The next
+    queued reply answers the round after the tool results (its default text echoes them).
+    sources: ``[(title, url), …]`` (or ``(title, url, site)``, or dicts with an "index") found
+    by the web search when the request turned it on: native ``output.search_info`` (with
+    ``enable_source``), Responses ``web_search_call`` items and ``url_citation`` annotations
+    on the answer's ``[ref_N]`` markers; the default answer cites each one.
     """
 
     text: str | None = None
@@ -207,6 +208,7 @@ def make_plan(
     max_answer: int | None = None,
     max_output: int | None = None,
     search: bool = False,
+    calls: bool = True,
 ) -> Plan:
     """Derive text, reasoning, pieces, finish reason and token counts for one request.
 
@@ -214,13 +216,14 @@ def make_plan(
     (like `max_output_tokens`). Hitting a cap truncates the answer and finishes with "length".
     """
     user = last_user_text(messages)
+    asked = reply.tool_calls if calls else None  # never without tools, nor under "none"
     sources = scripted_sources(reply.sources) if search else []
     outputs = trailing_outputs(messages)
     if reply.fault == "empty":
         text = ""
     elif reply.text is not None:
         text = reply.text
-    elif reply.tool_calls:
+    elif asked:
         text = ""  # a round that only asks for calls
     elif outputs:
         text = with_markers("Echo: " + " ".join(outputs), sources)
@@ -236,7 +239,7 @@ def make_plan(
     if thinking:
         reasoning = default_reasoning(user) if reply.reasoning is None else reply.reasoning
     finish = reply.finish_reason
-    if reply.tool_calls and finish == "stop":
+    if asked and finish == "stop":
         finish = "tool_calls"
     plan = Plan(
         request_id=request_id,
@@ -245,7 +248,7 @@ def make_plan(
         reasoning_pieces=split_text(reasoning, reply.reasoning_chunks),
         answer_pieces=mark(split_text(text, reply.chunks), reply.fault, reply.fault_after),
         finish_reason=finish,
-        tool_calls=scripted_calls(reply.tool_calls, reply.tool_chunks),
+        tool_calls=scripted_calls(asked, reply.tool_chunks),
         interleave=reply.interleave,
         sources=sources,
         query=user,

@@ -13,7 +13,7 @@ from qwen_magic.emulator.records import Host
 from qwen_magic.emulator.records import responses_input as input_messages
 from qwen_magic.emulator.replies import Plan, make_plan
 from qwen_magic.emulator.tool_checks import check_function_outputs
-from qwen_magic.emulator.tools import citations, search_asked
+from qwen_magic.emulator.tools import calls_allowed, citations, search_asked
 from qwen_magic.emulator.transport import OUTPUT_INSPECTION, Exchange
 
 
@@ -89,6 +89,7 @@ def create(emu: Host, exchange: Exchange) -> None:
         thinking=resolve_thinking(info, wants_thinking(body)),
         max_output=body.get("max_output_tokens"),
         search=search,
+        calls=calls_allowed(body, "responses"),
     )
     turn = Turn(plan, previous, search)
     if body.get("store", True) is not False:

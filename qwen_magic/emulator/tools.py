@@ -211,6 +211,17 @@ def _text(value: Any) -> str:
     return "" if value is None else json.dumps(value, ensure_ascii=False)
 
 
+def calls_allowed(body: dict[str, Any], protocol: str) -> bool:
+    """A model calls only functions it was offered, and none under ``tool_choice: "none"``."""
+    where = body.get("parameters") if protocol.startswith("native") else body
+    if not isinstance(where, dict):
+        return False
+    tools = [
+        t for t in where.get("tools") or [] if isinstance(t, dict) and t.get("type") == "function"
+    ]
+    return bool(tools) and where.get("tool_choice") != "none"
+
+
 # -- search -------------------------------------------------------------------------------
 def search_asked(body: dict[str, Any], protocol: str) -> bool:
     """Whether the request turned web search on: ``enable_search`` (chat body, native

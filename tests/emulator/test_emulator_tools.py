@@ -222,3 +222,14 @@ def test_responses_web_search_call_and_citations(client, emulator) -> None:
     search = final.output[0]
     assert search.type == "web_search_call" and search.action.query == "Paris?"
     assert [s.url for s in search.action.sources] == [p[1] for p in pages]
+
+
+@pytest.mark.parametrize("offered", ["no tools", "tool_choice none"])
+def test_no_calls_without_tools_or_under_tool_choice_none(client, emulator, offered) -> None:
+    """A model calls only functions it was offered: the scripted calls are not made, and the
+    round is answered in text."""
+    emulator.queue(Reply(tool_calls=TWO))
+    extra = {} if offered == "no tools" else {"tools": TOOLS, "tool_choice": "none"}
+    reply = client.chat.completions.create(model="qwen-plus", messages=USER, **extra)
+    assert reply.choices[0].finish_reason == "stop" and not reply.choices[0].message.tool_calls
+    assert reply.choices[0].message.content == "Echo: Weather in Paris and Rome?"
