@@ -240,3 +240,15 @@ def test_multimodal_endpoint_takes_calls_and_results_too(emulator) -> None:
     got = events(emulator, "dashscope", Reply(), model="qwen3.5-plus", tool_rounds=rounds)
     assert "".join(e.text for e in got if isinstance(e, TextDelta)) == "Echo: sunny"
     assert emulator.last.tool_results == [{"call_id": call.id, "output": "sunny"}]
+
+
+def test_a_tool_choice_that_names_no_tool_is_refused_before_any_request(emulator) -> None:
+    from qwen_magic.errors import QwenUsageError
+
+    request = request_for(emulator, "chat", tools=[WEATHER], tool_choice="get_time")
+    with pytest.raises(QwenUsageError, match="get_time.*get_weather"):
+        request.validate()
+    request = request_for(emulator, "chat", tools=[{"type": "function", "function": {}}])
+    with pytest.raises(QwenUsageError, match="A tool must look like"):
+        request.validate()
+    assert not emulator.requests
