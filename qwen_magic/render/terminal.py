@@ -37,6 +37,7 @@ class TerminalRenderer:
         self._in_reasoning = False
         self._printed: set[int] = set()
         self._retries: set[int] = set()  # attempts whose retry was announced
+        self._tool_rows = 0  # --tools: the calls printed so far
 
     def start(self, requests: Sequence[Request] | Request, on_stop: Callable[[], None]) -> None:
         requests = listed(requests)
@@ -76,6 +77,7 @@ class TerminalRenderer:
         if retry is not None and retry.attempt not in self._retries:
             self._retries.add(retry.attempt)
             self._write(f"[{retry_note(result)}]\n")
+        self._tools(result)
         new_reasoning = result.reasoning[self._reasoning_len :]
         if new_reasoning:
             if not self._in_reasoning and self._reasoning_len == 0:
@@ -90,6 +92,17 @@ class TerminalRenderer:
                 self._in_reasoning = False
             self._write(new_text)
             self._text_len = len(result.text)
+
+    def _tools(self, result: Result) -> None:
+        """A line per tool call once it is done: ``[tool] get_weather(…) → {…} · 0.02 s``."""
+        from qwen_magic.render.tools import row_text
+
+        calls = result.tool_calls
+        while self._tool_rows < len(calls) and calls[self._tool_rows].status not in (
+            "asked", "running", "waiting",
+        ):  # fmt: skip
+            self._write(f"\n[tool] {row_text(calls[self._tool_rows])}\n")
+            self._tool_rows += 1
 
     def finish(self, results: Sequence[Result] | Result) -> None:
         final = listed(results)
