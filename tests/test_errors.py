@@ -135,6 +135,20 @@ def test_a_rate_limited_call_says_it_is_retrying_while_the_user_waits(ip, magics
     assert "retrying" not in cap.outputs[-1].data["text/markdown"]  # the saved output
 
 
+def test_while_a_retry_is_pending_the_footer_shows_only_the_retry(ip, magics, emulator, comms):
+    """Nothing came back yet, but the call is not "connecting…": it waits to retry, and the
+    footer says that alone (with the time waited)."""
+    magics.max_retries = 1
+    emulator.queue(Reply(fault="http_429", retry_after="1"), Reply(text="Done.", reasoning=""))
+    with capture_output():
+        ip.run_cell_magic("qwen", "-o r", "Hi")
+    assert ip.user_ns["r"].text == "Done."
+    footers = [str(m["state"]["value"]) for m in comms.updates if "value" in m.get("state", {})]
+    retrying = [v for v in footers if "retrying" in v]
+    assert retrying and "rate limited (429) — retrying in 1 s (attempt 2 of 2)" in retrying[0]
+    assert [v for v in retrying if "connecting" in v] == []
+
+
 def test_the_terminal_prints_one_retry_line_per_attempt(emulator) -> None:
     import io
 

@@ -82,7 +82,7 @@ def usage_line(result: Result, *, name_model: bool = True) -> str:
     if u.output_tokens is None and generated and (result.interrupted or result.error):
         bits.append("tokens not reported (the service counts them at the end)")
     waiting = not (generated or result.error or result.interrupted or result.finish_reason)
-    if waiting and result.elapsed is not None:
+    if waiting and result.elapsed is not None and result.retry is None:
         bits.append("connecting…")  # nothing back yet: the SDK loads, the request goes out
     if result.ttft is not None:
         bits.append(f"first token {result.ttft:.2f} s")
