@@ -184,7 +184,7 @@ def assert_same_partial_answer(answers: dict[str, Answer]) -> Answer:
         same = ("text", "reasoning", "finish_reason", "interrupted", "error")
         assert {k: answer.fields[k] for k in same} == {k: chat.fields[k] for k in same}, api
         assert answer.result.error.hint == chat.result.error.hint
-        assert "The stream broke off — " in answer.markdown
+        assert "⚠ The stream broke off</b>" in answer.markdown
         assert "The partial answer above is kept." in answer.markdown
     assert normalise(answers["responses"].markdown, "responses") == normalise(chat.markdown, "chat")
     return chat
