@@ -6,6 +6,7 @@ A provider turns one SDK stream into a sequence of these events; the runner fold
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -124,6 +125,28 @@ class Sources:
     round, by the APIs that return them (DashScope native, Responses); never by chat."""
 
     items: tuple[Source, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class TokenProb:
+    """One token of the answer (``--logprobs``): its natural-log probability, and the top-K
+    ``alternatives`` the model weighed at that place as ``(token, logprob)``, likeliest first
+    (they include the token itself when it was among them)."""
+
+    token: str
+    logprob: float
+    alternatives: tuple[tuple[str, float], ...] = ()
+
+    @property
+    def probability(self) -> float:
+        return math.exp(self.logprob)
+
+
+@dataclass(frozen=True, slots=True)
+class TokenLogprobs:
+    """The next tokens of the answer with their probabilities (``--logprobs``), in order."""
+
+    items: tuple[TokenProb, ...]
 
 
 Event = (
