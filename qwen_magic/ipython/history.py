@@ -1,0 +1,70 @@
+"""The history hook: ``QwenMagics._after`` hands every finished call here (``%%qwen``,
+``%qwen``, ``ask()``, each item of ``--each``, each variant of a compare, ``--fix``, the tool
+loop); one insert into the local log, with the notebook and cell it came from.
+
+Writing the history must never cost the user their answer: a failure is said once on stderr
+and the call goes on.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from qwen_magic.request import Request
+    from qwen_magic.result import Result
+
+_warned: set[str] = set()  # history files whose failure was already said
+
+
+def log_call(
+    magics: Any, result: Result, request: Request | None = None, kind: str | None = None
+) -> None:
+    """Append ``result`` to the history unless ``QwenMagics.history`` is off."""
+    if not getattr(magics, "history", True):
+        return
+    from qwen_magic.history.store import HistoryStore
+
+    store = HistoryStore(getattr(magics, "history_path", None))
+    try:
+        from qwen_magic.history.record import values_of
+
+        store.add(values_of(result, request, kind, place_of(getattr(magics, "shell", None))))
+    except Exception as exc:
+        where = str(store.path)
+        if where not in _warned:
+            _warned.add(where)
+            from qwen_magic.masking import redact
+
+            print(
+                f"qwen: this call was not added to the history ({where}): "
+                f"{redact(str(exc))}. Set QwenMagics.history_path to a writable file, or "
+                "%config QwenMagics.history = False.",
+                file=sys.stderr,
+            )
+
+
+def place_of(shell: Any) -> dict[str, Any]:
+    """The notebook and cell a call came from, where the frontend says.
+
+    The notebook: VS Code's ``__vsc_ipynb_file__``, else Jupyter's session path (the server
+    starts the kernel with ``JPY_SESSION_NAME``; ipykernel copies it to ``__session__``). The
+    cell: the id JupyterLab and Notebook 7 send with each execute request."""
+    if shell is None:
+        return {}
+    from qwen_magic.ipython.kernel import current_cell_id
+
+    user_ns = getattr(shell, "user_ns", {}) or {}
+    notebook = (
+        user_ns.get("__vsc_ipynb_file__")
+        or user_ns.get("__session__")
+        or os.environ.get("JPY_SESSION_NAME")
+    )
+    count = getattr(shell, "execution_count", None)
+    return {
+        "notebook": str(notebook) if notebook else None,
+        "cell_id": current_cell_id(shell),
+        "execution_count": count if isinstance(count, int) else None,
+    }
