@@ -77,6 +77,9 @@ class Request:
     # This turn's tool rounds so far (``--tools``): the assistant messages that asked for calls
     # and the calls' results (chat shape), sent after the user's message.
     tool_rounds: list[dict[str, Any]] = field(default_factory=list)
+    # --logprobs K: ask for each answer token's log probability and K alternatives (0-5);
+    # None: not asked.
+    logprobs: int | None = None
 
     def __repr__(self) -> str:
         return elided_repr(self)
@@ -108,6 +111,22 @@ class Request:
             raise QwenUsageError("QwenMagics.deadline must be a positive number of seconds.")
         check_media(self.media, model=self.model, api=self.api, history=self.history)
         self._check_tools()
+        self._check_logprobs()
+
+    def _check_logprobs(self) -> None:
+        k = self.logprobs
+        if k is None:
+            return
+        if isinstance(k, bool) or not isinstance(k, int) or not 0 <= k <= 5:
+            raise QwenUsageError(
+                f"--logprobs K asks for K alternatives per token, 0 to 5 (the service's range); "
+                f"you gave {k!r}. Write --logprobs alone for 3, or e.g. --logprobs 5."
+            )
+        if self.api == "responses":
+            raise QwenUsageError(
+                "--logprobs is not available on the Responses API (Model Studio returns no "
+                "token probabilities there): use --api chat or --api dashscope."
+            )
 
     def _check_tools(self) -> None:
         names = [tool_name(tool) for tool in self.tools]

@@ -13,7 +13,7 @@ from qwen_magic.events import Retrying, Usage
 from qwen_magic.media import elide, elided_repr
 
 if TYPE_CHECKING:
-    from qwen_magic.events import Source
+    from qwen_magic.events import Source, TokenProb
     from qwen_magic.media import Media
     from qwen_magic.request import Attachment, Request
 
@@ -66,6 +66,9 @@ class Result:
     attachments: list[Attachment] = field(default_factory=list)  # files, pages, {df} summaries
     steps: list[Step] = field(default_factory=list)  # --tools: each model round and tool call
     sources: list[Source] = field(default_factory=list)  # --search: the pages, by number
+    # --logprobs: each answer token with its log probability and alternatives; None: not
+    # asked; [] asked, but the service returned none (not every model gives them).
+    logprobs: list[TokenProb] | None = field(default=None, repr=False)
     # While a failed request waits to be sent again (before the first token): why, and the
     # seconds left. None once the answer begins or the call ends.
     retry: Retrying | None = field(default=None, repr=False)

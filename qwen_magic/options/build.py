@@ -240,6 +240,7 @@ def build_request(prompt: str, options: dict[str, Any], defaults: Any) -> Reques
         tool_choice=options.get("tool_choice") or None,
         search=bool(options.get("search")),
         search_options=search_options_of(options.get("search_options")),
+        logprobs=options.get("logprobs"),
     )
     request.validate()
     if request.json_mode:
