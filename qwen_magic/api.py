@@ -14,7 +14,7 @@ OPTIONS = {
     "model", "api", "region", "base_url", "system", "thinking", "thinking_budget",
     "temperature", "top_p", "max_tokens", "seed", "stop", "preset", "stream", "format",
     "display", "quiet", "image", "video", "json", "prefix", "files", "urls", "context_budget",
-    "tools", "tool_choice", "max_rounds", "yes", "search", "search_options",
+    "tools", "tool_choice", "max_rounds", "yes", "search", "search_options", "logprobs",
 }  # fmt: skip
 
 
