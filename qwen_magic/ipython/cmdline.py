@@ -11,6 +11,7 @@ import re
 
 _WORD = re.compile(r"""(?:"[^"]*"|'[^']*'|\S)+""")
 _OPTION = re.compile(r"^--?[A-Za-z]")
+_NUMBER = re.compile(r"^[+-]?\d+(?:\.\d*)?$")
 
 
 def split_options(line: str, parser: argparse.ArgumentParser) -> tuple[str, str]:
@@ -30,5 +31,8 @@ def split_options(line: str, parser: argparse.ArgumentParser) -> tuple[str, str]
         pos = match.end()
         if action is not None and action.nargs != 0 and "=" not in token:
             value = _WORD.search(line, pos)
-            if value is not None:
+            # An optional value (--logprobs [K]) is taken only when it is a number: the
+            # prompt may follow the bare flag.
+            optional = action.nargs == "?"
+            if value is not None and (not optional or _NUMBER.match(value.group(0))):
                 pos = value.end()

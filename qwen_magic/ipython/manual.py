@@ -181,6 +181,19 @@ GROUPS = (
                 "--top-p wins.",
                 {"choices": tuple(PRESETS)},
             ),
+            Option(
+                ("--logprobs",),
+                "Token probabilities: the answer is shown with each token shaded by how likely "
+                "the model found it (darker: less likely), its K most likely alternatives on "
+                "hover (K 0 to 5; --logprobs alone: 3), and a summary (mean probability, the 5 "
+                "least likely tokens); _qwen.logprobs keeps them. With -t 0.1,0.9 the shaded "
+                "answers stand side by side. The live view streams plain text; the shading "
+                "comes with the final output. Chat and dashscope APIs only (not responses), and "
+                "only on models that return them (Model Studio lists snapshots of qwen-plus and "
+                "qwen-turbo and the open Qwen3 models): otherwise the output says none came "
+                "back.",
+                {"type": int, "nargs": "?", "const": 3, "metavar": "K"},
+            ),
         ),
     ),
     Group(
