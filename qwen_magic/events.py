@@ -149,6 +149,24 @@ class TokenLogprobs:
     items: tuple[TokenProb, ...]
 
 
+@dataclass(frozen=True, slots=True)
+class AudioDelta:
+    """A piece of the spoken answer (``--voice``): raw 16-bit mono PCM at
+    ``audio.SPEECH_RATE``, as the service streams it (base64-decoded)."""
+
+    pcm: bytes = field(repr=False)
+    transcript: str = ""  # what this piece says, when the service tells
+
+
 Event = (
-    ReasoningDelta | TextDelta | Usage | Started | Finished | Failed | ToolCall | Retrying | Sources
+    ReasoningDelta
+    | TextDelta
+    | Usage
+    | Started
+    | Finished
+    | Failed
+    | ToolCall
+    | Retrying
+    | Sources
+    | AudioDelta
 )

@@ -77,6 +77,7 @@ class Request:
     # This turn's tool rounds so far (``--tools``): the assistant messages that asked for calls
     # and the calls' results (chat shape), sent after the user's message.
     tool_rounds: list[dict[str, Any]] = field(default_factory=list)
+    voice: str | None = None  # --voice/--speak: the answer is spoken too (Qwen-Omni, chat API)
     # --logprobs K: ask for each answer token's log probability and K alternatives (0-5);
     # None: not asked.
     logprobs: int | None = None
@@ -110,6 +111,9 @@ class Request:
         if self.deadline is not None and not self.deadline > 0:
             raise QwenUsageError("QwenMagics.deadline must be a positive number of seconds.")
         check_media(self.media, model=self.model, api=self.api, history=self.history)
+        from qwen_magic.voices import check_voice
+
+        check_voice(self)
         self._check_tools()
         self._check_logprobs()
 

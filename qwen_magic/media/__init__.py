@@ -36,7 +36,7 @@ _IMAGE_MAGIC = (b"\x89PNG\r\n\x1a\n", b"\xff\xd8\xff", b"GIF87a", b"GIF89a", b"B
 class Media:
     """One image or video as it will be sent, and how to show it."""
 
-    kind: str  # "image" or "video"
+    kind: str  # "image", "video" or "audio"
     source: str  # how the user named it: "photo.jpg", "{fig}", "{frames}[2]", a URL
     url: str | None = None  # an image or a video file: an http(s) URL or a data URL
     frames: list[str] | None = None  # a video given as frames (URLs or data URLs)
@@ -46,6 +46,8 @@ class Media:
     resized_from: tuple[int, int] | None = None  # when downscaled to fit
     nbytes: int = 0  # bytes of the file sent inline (0 for a URL)
     at: int | None = None  # where a {name} in the prompt put it (None: before the text)
+    audio_format: str | None = None  # audio: "wav", "mp3", … (the input_audio part's format)
+    duration: float | None = None  # audio: seconds, when known (a WAV file)
 
     @property
     def is_remote(self) -> bool:
@@ -61,6 +63,9 @@ class Media:
         """The OpenAI-compatible content part (docs/wire.md §2.2)."""
         if self.frames is not None:
             return {"type": "video", "video": list(self.frames)}
+        if self.kind == "audio":
+            part = {"data": self.url, "format": self.audio_format or "wav"}
+            return {"type": "input_audio", "input_audio": part}
         if self.kind == "video":
             return {"type": "video_url", "video_url": {"url": self.url}}
         return {"type": "image_url", "image_url": {"url": self.url}}
@@ -72,6 +77,12 @@ class Media:
             bits.append(f"{len(self.frames)} frames")
         elif self.kind == "video":
             bits.append(f"video {megabytes(self.nbytes)}" if self.nbytes else "video")
+        elif self.kind == "audio":
+            bits.append(f"{self.audio_format or 'audio'} audio")
+            if self.duration is not None:
+                bits.append(f"{self.duration:.1f} s")
+            elif self.nbytes:
+                bits.append(megabytes(self.nbytes))
         if self.size and self.frames is None:
             size = f"{self.size[0]}×{self.size[1]}"
             if self.resized_from:
@@ -133,7 +144,7 @@ def check_media(media: list[Media], *, model: str, api: str, history: list[Any])
         )
 
 
-MEDIA_PART_TYPES = ("image_url", "video_url", "video", "input_image")
+MEDIA_PART_TYPES = ("image_url", "video_url", "video", "input_image", "input_audio")
 
 
 def has_media_parts(messages: list[Any]) -> bool:
