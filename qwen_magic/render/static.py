@@ -78,6 +78,9 @@ def usage_line(result: Result, *, name_model: bool = True) -> str:
         bits.append(out)
     if u.cached_tokens:
         bits.append(f"{u.cached_tokens} cached")
+    if result.cost is not None:  # "$0.0012", "¥0.25 (Batch API: half price)", "cost unknown"
+        bits.append(f"{result.cost} ({result.cost.note})" if result.cost.note and
+                    result.cost.known else str(result.cost))  # fmt: skip
     generated = bool(result.text or result.reasoning)
     if u.output_tokens is None and generated and (result.interrupted or result.error):
         bits.append("tokens not reported (the service counts them at the end)")
