@@ -12,6 +12,7 @@ from qwen_magic.messages import chat_messages, sampling_options
 from qwen_magic.providers.attempts import Attempts, retrying
 from qwen_magic.providers.guard import ReadGuard, guarding
 from qwen_magic.providers.openai_common import failure, openai_client, thinking_body
+from qwen_magic.providers.speech_wire import SpeechFold, speech_arguments
 from qwen_magic.providers.think_tags import ThinkTagSplitter
 from qwen_magic.providers.tool_wire import (
     ToolCallFolder,
@@ -108,6 +109,7 @@ class ChatStream:
         self.started = False  # some reasoning or answer arrived
         self.splitter = ThinkTagSplitter()
         self.tool_calls = ToolCallFolder()  # fragments of the calls asked for, by index
+        self.speech = SpeechFold()  # --voice: delta.audio
         self.last: Any = None  # the last chunk, or the whole completion (Result.raw)
 
     def _announce(self, item: Any, response_id: str | None) -> Event:
@@ -128,7 +130,11 @@ class ChatStream:
             if type(content) is not str:
                 raise BadReply(f"{where}.content is {describe(content)}, not text")
             self.started = True
-            yield from self.splitter.feed(content)
+            if self.speech.takes_content():
+                yield from self.splitter.feed(content)
+        for spoken in self.speech.feed(message, where):
+            self.started = True
+            yield spoken
         calls = getattr(message, "tool_calls", None)
         if calls:
             if not isinstance(calls, list):
@@ -215,6 +221,7 @@ class ChatProvider:
         if req.json_mode:
             args["response_format"] = {"type": "json_object"}
         args.update(chat_tool_arguments(req))
+        args.update(speech_arguments(req))
         extra = {**thinking_body(req), **search_arguments(req)}
         if extra:
             args["extra_body"] = extra
