@@ -77,10 +77,13 @@ class Request:
     # This turn's tool rounds so far (``--tools``): the assistant messages that asked for calls
     # and the calls' results (chat shape), sent after the user's message.
     tool_rounds: list[dict[str, Any]] = field(default_factory=list)
-    voice: str | None = None  # --voice/--speak: the answer is spoken too (Qwen-Omni, chat API)
     # --logprobs K: ask for each answer token's log probability and K alternatives (0-5);
     # None: not asked.
     logprobs: int | None = None
+    # How the answer is priced (pricing.Pricing: the table and the region); None: not priced
+    # (a server of your own).
+    pricing: Any = field(default=None, repr=False, compare=False)
+    voice: str | None = None  # --voice/--speak: the answer is spoken too (Qwen-Omni, chat API)
 
     def __repr__(self) -> str:
         return elided_repr(self)

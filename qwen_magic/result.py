@@ -15,6 +15,7 @@ from qwen_magic.media import elide, elided_repr
 if TYPE_CHECKING:
     from qwen_magic.events import Source, TokenProb
     from qwen_magic.media import Media
+    from qwen_magic.pricing import Cost
     from qwen_magic.request import Attachment, Request
 
 
@@ -69,6 +70,9 @@ class Result:
     # --logprobs: each answer token with its log probability and alternatives; None: not
     # asked; [] asked, but the service returned none (not every model gives them).
     logprobs: list[TokenProb] | None = field(default=None, repr=False)
+    # What it cost (pricing.Cost: amount, currency, breakdown; amount None: "unknown"); None
+    # before the service reported tokens, or for a server of your own.
+    cost: Cost | None = None
     # While a failed request waits to be sent again (before the first token): why, and the
     # seconds left. None once the answer begins or the call ends.
     retry: Retrying | None = field(default=None, repr=False)

@@ -25,6 +25,7 @@ from typing import Any
 
 from qwen_magic.errors import ServiceError, hint_for
 from qwen_magic.events import (
+    AudioDelta,
     Failed,
     Finished,
     ReasoningDelta,
@@ -32,6 +33,8 @@ from qwen_magic.events import (
     Sources,
     Started,
     TextDelta,
+    TokenLogprobs,
+    TokenProb,
     ToolCall,
     Usage,
 )
@@ -42,6 +45,7 @@ from qwen_magic.providers import Provider, make_provider
 from qwen_magic.render import Renderer
 from qwen_magic.request import Request
 from qwen_magic.result import Result, Step, finalize
+from qwen_magic.tokenprobs import redact_tokens
 
 
 class Collector:
@@ -67,6 +71,10 @@ class Collector:
         self.retrying_at = 0.0
         self.steps: list[Step] = []  # the tool calls asked for (the tool loop runs them)
         self.sources: list[Any] = []  # --search: the pages the answer cites
+        self.speech: list[bytes] = []  # --voice: the PCM pieces, in order
+        self.transcript: list[str] = []
+        self._audio: Any = None  # the Audio of the pieces so far (built when they grew)
+        self.logprobs: list[TokenProb] = []  # --logprobs: the answer's tokens
         self.done = threading.Event()
         # What was sent, built once (not per refresh); a key typed into a prompt is masked too.
         self.messages = redact(elide(chat_messages(request)))
@@ -99,6 +107,14 @@ class Collector:
                                    status="asked"))  # fmt: skip
         elif kind is Sources:
             self.sources = list(event.items)  # type: ignore[attr-defined]
+        elif kind is AudioDelta:
+            if self.first_token_at is None:
+                self.first_token_at = self.clock()
+            self.speech.append(event.pcm)  # type: ignore[attr-defined]
+            if event.transcript:  # type: ignore[attr-defined]
+                self.transcript.append(event.transcript)  # type: ignore[attr-defined]
+        elif kind is TokenLogprobs:
+            self.logprobs.extend(event.items)  # type: ignore[attr-defined]
         elif kind is Failed:
             error: ServiceError = redact_fields(event.error)  # type: ignore[attr-defined]
             req = self.request
@@ -168,10 +184,27 @@ class Collector:
             format=req.format,
             media=req.media,
             attachments=req.attachments,
+            logprobs=None if req.logprobs is None else redact_tokens(list(self.logprobs)),
             retry=retry,
             steps=list(self.steps),
             sources=list(self.sources),
+            audio=self._spoken(),
+            cost=_cost(req, self.usage, reasoning),
         )
+
+
+    def _spoken(self) -> Any:
+        """``Result.audio``: the speech so far (None without any); rebuilt only when a piece
+        arrived since the last snapshot."""
+        if not self.speech:
+            return None
+        count = len(self.speech)
+        if self._audio is None or self._audio[0] != count:
+            from qwen_magic.audio import Audio
+
+            pcm = b"".join(self.speech[:count])
+            self._audio = (count, Audio(pcm, transcript=redact("".join(self.transcript))))
+        return self._audio[1]
 
 
 class Run:
@@ -489,6 +522,16 @@ def _finish(runs: Runs) -> list[Result]:
     except KeyboardInterrupt:
         runs.stop()
         return runs.finish()
+
+
+def _cost(request: Request, usage: Usage, reasoning: str) -> Any:
+    """The answer's cost so far (pricing.Cost), or None before any tokens are reported."""
+    if request.pricing is None or usage.input_tokens is None and usage.output_tokens is None:
+        return None
+    from qwen_magic.pricing import cost_of
+
+    return cost_of(usage, request.model, request.pricing,
+                   thinking=bool(request.thinking or reasoning))  # fmt: skip
 
 
 def _show_plain(result: Result) -> None:

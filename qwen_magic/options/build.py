@@ -242,6 +242,9 @@ def build_request(prompt: str, options: dict[str, Any], defaults: Any) -> Reques
         search_options=search_options_of(options.get("search_options")),
         logprobs=options.get("logprobs"),
     )
+    from qwen_magic.pricing import pricing_for
+
+    request.pricing = pricing_for(defaults, pick("region"), endpoint.region)
     request.validate()
     if request.json_mode:
         _prepare_json_mode(request)
