@@ -169,4 +169,5 @@ Event = (
     | Retrying
     | Sources
     | AudioDelta
+    | TokenLogprobs
 )

@@ -11,6 +11,7 @@ from qwen_magic.events import Event, Failed, Finished, ReasoningDelta, Started, 
 from qwen_magic.messages import chat_messages, sampling_options
 from qwen_magic.providers.attempts import Attempts, retrying
 from qwen_magic.providers.guard import ReadGuard, guarding
+from qwen_magic.providers.logprobs import TokenFolder, logprob_arguments
 from qwen_magic.providers.openai_common import failure, openai_client, thinking_body
 from qwen_magic.providers.speech_wire import SpeechFold, speech_arguments
 from qwen_magic.providers.think_tags import ThinkTagSplitter
@@ -109,6 +110,7 @@ class ChatStream:
         self.started = False  # some reasoning or answer arrived
         self.splitter = ThinkTagSplitter()
         self.tool_calls = ToolCallFolder()  # fragments of the calls asked for, by index
+        self.logprobs = TokenFolder()  # --logprobs: the tokens' probabilities
         self.speech = SpeechFold()  # --voice: delta.audio
         self.last: Any = None  # the last chunk, or the whole completion (Result.raw)
 
@@ -159,6 +161,9 @@ class ChatStream:
             if chunk.choices:
                 choice = chunk.choices[0]
                 yield from self._message(choice.delta, "choices[0].delta")
+                probs = self.logprobs.feed(choice.logprobs, "choices[0].logprobs")
+                if probs is not None:
+                    yield probs
                 if choice.finish_reason:
                     self.finish_reason = text(choice.finish_reason, "finish_reason")
             if chunk.usage is not None:
@@ -176,6 +181,9 @@ class ChatStream:
                 raise BadReply(f"its reply has no choices (choices is {describe(choices)})")
             choice = choices[0]
             yield from self._message(choice.message, "choices[0].message")
+            probs = self.logprobs.feed(choice.logprobs, "choices[0].logprobs")
+            if probs is not None:
+                yield probs
             self.finish_reason = text(choice.finish_reason, "choices[0].finish_reason")
             if completion.usage is not None:
                 yield usage_from_chat(completion.usage)
@@ -188,6 +196,9 @@ class ChatStream:
         if not self.announced:
             raise BadReply(NO_EVENTS)
         yield from self.splitter.flush()
+        tail = self.logprobs.flush()
+        if tail is not None:
+            yield tail
         if streamed and self.finish_reason is None:
             yield Failed(ServiceError("stream", UNFINISHED))
             return
@@ -222,6 +233,7 @@ class ChatProvider:
             args["response_format"] = {"type": "json_object"}
         args.update(chat_tool_arguments(req))
         args.update(speech_arguments(req))
+        args.update(logprob_arguments(req))
         extra = {**thinking_body(req), **search_arguments(req)}
         if extra:
             args["extra_body"] = extra

@@ -19,6 +19,7 @@ from qwen_magic.providers.attempts import Attempts, retrying
 from qwen_magic.providers.dashscope_errors import from_dashscope_exception
 from qwen_magic.providers.dashscope_http import bounded, shared_session
 from qwen_magic.providers.guard import ReadGuard, ReplyRefused, guarding
+from qwen_magic.providers.logprobs import logprob_arguments
 from qwen_magic.providers.native_stream import NativeStream
 from qwen_magic.providers.tool_wire import chat_tool_arguments, search_arguments
 from qwen_magic.providers.wire import BadReply, not_json, sdk_shape_error, undecodable
@@ -96,6 +97,7 @@ class DashScopeProvider:
             args["response_format"] = {"type": "json_object"}
         args.update(chat_tool_arguments(req))  # tools need result_format "message" (above)
         args.update(search_arguments(req))
+        args.update(logprob_arguments(req))
         if req.stream and self.incremental_output is not None:
             args["incremental_output"] = self.incremental_output
         return args

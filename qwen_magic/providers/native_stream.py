@@ -23,6 +23,7 @@ from qwen_magic.events import (
     Usage,
 )
 from qwen_magic.providers.dashscope_errors import from_dashscope_response
+from qwen_magic.providers.logprobs import TokenFolder
 from qwen_magic.providers.tool_wire import ToolCallFolder, native_sources
 from qwen_magic.providers.wire import NO_EVENTS, BadReply, count, describe, text
 
@@ -111,6 +112,7 @@ class NativeStream:
         self.tool_calls = ToolCallFolder()
         self.arguments: dict[int, CumulativeText] = {}  # per call: increments or the whole
         self.sources: Sources | None = None
+        self.logprobs = TokenFolder()  # --logprobs: the tokens' probabilities
         self.last: Any = None  # the SDK's last response object
 
     def feed(self, response: Any) -> Iterator[Event]:
@@ -144,9 +146,14 @@ class NativeStream:
             )
             answer = self.text.delta(text_of(message.get("content"), where + ".content"))
             self._calls(message.get("tool_calls"), where + ".tool_calls")
+            probs = self.logprobs.feed(
+                choice.get("logprobs"),
+                "output.choices[0].logprobs",
+                cumulative=self.text.mode == "cumulative",
+            )
             finish = text(choice.get("finish_reason"), "output.choices[0].finish_reason")
         else:  # result_format "text" (a server that ignored result_format="message")
-            reasoning = ""
+            reasoning, probs = "", None
             answer = self.text.delta(text_of(output.get("text"), "output.text"))
             finish = text(output.get("finish_reason"), "output.finish_reason")
         if reasoning:
@@ -155,6 +162,8 @@ class NativeStream:
         if answer:
             self.started = True
             yield TextDelta(answer)
+        if probs is not None:
+            yield probs
         if finish and finish != "null":
             self.finish_reason = finish
         usage = usage_from_native(response.get("usage"))
@@ -201,6 +210,9 @@ class NativeStream:
         if streamed and self.finish_reason is None:
             yield Failed(ServiceError("stream", UNFINISHED))
             return
+        tail = self.logprobs.flush()
+        if tail is not None:
+            yield tail
         calls, self.finish_reason = self.tool_calls.events(self.finish_reason)
         yield from calls
         yield Finished(self.finish_reason, request_id=self.request_id, raw=self.last)
