@@ -13,6 +13,7 @@ from qwen_magic.events import Retrying, Usage
 from qwen_magic.media import elide, elided_repr
 
 if TYPE_CHECKING:
+    from qwen_magic.audio import Audio
     from qwen_magic.events import Source, TokenProb
     from qwen_magic.media import Media
     from qwen_magic.pricing import Cost
@@ -67,6 +68,7 @@ class Result:
     attachments: list[Attachment] = field(default_factory=list)  # files, pages, {df} summaries
     steps: list[Step] = field(default_factory=list)  # --tools: each model round and tool call
     sources: list[Source] = field(default_factory=list)  # --search: the pages, by number
+    audio: Audio | None = field(default=None, compare=False)  # --voice: the spoken answer
     # --logprobs: each answer token with its log probability and alternatives; None: not
     # asked; [] asked, but the service returned none (not every model gives them).
     logprobs: list[TokenProb] | None = field(default=None, repr=False)
