@@ -84,3 +84,9 @@ def _build() -> Any:
         for token, rank in (line.split() for line in path.read_bytes().splitlines() if line)
     }
     return tiktoken.Encoding("qwen", pat_str=PAT_STR, mergeable_ranks=ranks, special_tokens={})
+
+
+def encoding() -> Any:
+    """The Qwen tokenizer itself (a tiktoken ``Encoding``, loaded once), or None without
+    tiktoken or the vocabulary: the emulator splits its answers into these tokens."""
+    return _load() or None
