@@ -1,4 +1,4 @@
-"""Prices: the dated table in ``prices.toml``, the user's own entries over it, and what a
+"""Prices: the dated table in ``prices.py``, the user's own entries over it, and what a
 call cost (``Result.cost``). One place knows prices; the rest asks here.
 
 ``Pricing`` travels on each Request (``pricing_for``), so a Result is priced where it is

@@ -1,4 +1,4 @@
-"""The price table: the package's dated ``prices.toml`` under the user's own entries.
+"""The price table: the package's dated ``prices.py`` under the user's own entries.
 
 One place knows prices. An entry prices one model in some regions, per million tokens, in
 tiers by the request's input length. The user's entries (``QwenMagics.prices``, a dict, or
@@ -13,11 +13,8 @@ import json
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from importlib import resources
 from pathlib import Path
 from typing import Any
-
-import tomllib
 
 CACHED_SHARE = 0.2  # implicit cache hits: 20 % of the input price (Model Studio's cache page)
 BATCH_SHARE = 0.5  # the Batch API: half the real-time price, no cache discount
@@ -97,9 +94,9 @@ class PriceTable:
 @functools.cache
 def builtin() -> PriceTable:
     """The package's table (read once)."""
-    text = resources.files("qwen_magic.pricing").joinpath("prices.toml").read_text("utf-8")
-    data = tomllib.loads(text)
-    return PriceTable(parse(data, "prices.toml").entries, str(data.get("as_of", "")))
+    from qwen_magic.pricing.prices import PRICES
+
+    return PriceTable(parse(PRICES, "prices.py").entries, str(PRICES.get("as_of", "")))
 
 
 def parse(data: Any, where: str) -> PriceTable:
@@ -115,7 +112,7 @@ def parse(data: Any, where: str) -> PriceTable:
 
 
 def load_file(path: str | Path) -> PriceTable:
-    """A TOML or JSON file of prices (the shape of the package's ``prices.toml``)."""
+    """A TOML or JSON file of prices (the shape of ``pricing.prices.PRICES``)."""
     path = Path(path).expanduser()
     where = f"QwenMagics.prices_file {str(path)!r}"
     try:
@@ -124,11 +121,27 @@ def load_file(path: str | Path) -> PriceTable:
         raise PriceError(f"{where} can't be read ({exc.strerror or exc}): give the path of a "
                          "TOML or JSON file of prices.") from None  # fmt: skip
     try:
-        data = json.loads(text) if path.suffix.lower() == ".json" else tomllib.loads(text)
+        data = json.loads(text) if path.suffix.lower() == ".json" else _toml(text, where)
+    except PriceError:
+        raise
     except ValueError as exc:
         kind = "JSON" if path.suffix.lower() == ".json" else "TOML"
         raise PriceError(f"{where} is not valid {kind} ({exc}).") from None
     return parse(data, where)
+
+
+def _toml(text: str, where: str) -> Any:
+    try:
+        import tomllib
+    except ImportError:  # Python 3.10
+        try:
+            import tomli as tomllib  # type: ignore[no-redef]
+        except ImportError:
+            raise PriceError(
+                f"{where}: reading TOML needs Python 3.11 (or the tomli package); write the "
+                "prices as JSON (a .json file) instead."
+            ) from None
+    return tomllib.loads(text)
 
 
 def _entry(name: str | None, item: Any, where: str) -> ModelPrice:
