@@ -59,10 +59,13 @@ def outcome_text(step: Step, width: int = RESULT_WIDTH) -> str:
 
 def row_text(step: Step) -> str:
     """``get_weather(city="Paris") → {"temp": 21} · 0.02 s``."""
-    row = f"{call_text(step)} → {outcome_text(step)}"
-    if step.seconds is not None and step.status in ("ok", "error"):
-        row += f" · {step.seconds:.2f} s"
-    return row
+    return f"{call_text(step)} → {outcome_text(step)}{_took(step)}"
+
+
+def _took(step: Step) -> str:
+    if step.seconds is None or step.status not in ("ok", "error"):
+        return ""
+    return f" · {step.seconds:.2f} s"
 
 
 def summary_text(steps: Sequence[Step]) -> str:
@@ -110,7 +113,8 @@ def tools_markdown(result: Result) -> list[str]:
             body.append(f"result:\n\n{fenced(shown, kind)}")
         inner = safe_markdown("\n\n".join(body))
         blocks.append(
-            f"<details><summary>🔧 {_inert(row_text(step))}</summary>\n\n{inner}\n\n</details>"
+            f"<details><summary>🔧 {_inert(f'{call_text(step)} → {outcome_text(step)}')}"
+            f"{_took(step)}</summary>\n\n{inner}\n\n</details>"
         )
     return blocks
 
