@@ -127,6 +127,11 @@ def tool_of(obj: Any) -> Tool:
         ) from None
     hints = _hints(obj, name)
     target = _unwrapped(obj)
+    if inspect.iscoroutinefunction(target):
+        raise QwenUsageError(
+            f"The tool {name!r} is an async function, which --tools does not await yet: give "
+            "a plain function (def) that does the work, e.g. with asyncio.run(...) inside."
+        )
     summary, documented = parse_docstring(inspect.getdoc(target) or "")
     description = options.description if options.description is not None else summary
     properties: dict[str, Any] = {}

@@ -200,6 +200,13 @@ def test_a_parameter_json_cannot_carry_is_refused_before_any_request(ip, emulato
     ip.user_ns["anonymous"] = lambda x: x
     with pytest.raises(UsageError, match="not one a model can call"):
         ip.run_cell_magic("qwen", "--tools anonymous", "Hi")
+
+    async def fetch(url: str) -> str:
+        return url
+
+    ip.user_ns["fetch"] = fetch
+    with pytest.raises(UsageError, match="async function"):
+        ip.run_cell_magic("qwen", "--tools fetch", "Hi")
     with pytest.raises(UsageError, match="goes with --tools"):
         ip.run_cell_magic("qwen", "--max-rounds 3", "Hi")
     ip.user_ns["forecast"] = forecast
