@@ -19,7 +19,7 @@ from IPython.core.magic import (
     magics_class,
     no_var_expand,
 )
-from traitlets import Bool, Enum, Float, Int, TraitError, Unicode, validate
+from traitlets import Bool, Dict, Enum, Float, Int, TraitError, Unicode, validate
 
 from qwen_magic.chats import Chat, ChatBook
 from qwen_magic.errors import QwenUsageError, ServiceError
@@ -49,6 +49,7 @@ class Call:
     fix: bool = False  # --fix: -f code takes the corrected cell (fix.fixed_cell)
     display_id: str | None = None  # of the answer's output (a chat marks it when dropped)
     tools: Any = None  # --tools: ipython.tools.ToolSetup (the loop runs the call)
+    dry_run: bool = False  # --dry-run: show what would be sent and its estimate; send nothing
 
 
 @magics_class
@@ -115,8 +116,33 @@ class QwenMagics(Magics):
         help='An "Explain with Qwen" button under each uncaught exception (sends nothing '
         "until clicked; live view only).",
     ).tag(config=True)
+    prices = Dict(
+        None,
+        allow_none=True,
+        help="Your prices over the built-in table: {model: {input, output, currency, regions, "
+        "tiers...}} per million tokens (see %qwen?).",
+    ).tag(config=True)
+    prices_file = Unicode(
+        None, allow_none=True, help="A TOML or JSON file of prices over the built-in table."
+    ).tag(config=True)
+    budget = Float(
+        None,
+        allow_none=True,
+        help="The session's budget in the price table's currency: a call whose estimate would "
+        "pass it is refused before it is sent (None: no budget).",
+    ).tag(config=True)
 
     _refused_name: str | None = None  # the trait whose value was refused last
+
+    @validate("prices", "prices_file", "budget")
+    def _validate_cost(self, proposal: Any) -> Any:
+        from qwen_magic.ipython.budget import check_trait
+
+        name, value = proposal["trait"].name, proposal["value"]
+        try:
+            return check_trait(self, name, value)
+        except TraitError as exc:
+            raise self._refused(name, str(exc)) from None
 
     # Every trait is checked on assignment: `%config` with a bad value fails there and then,
     # and the value is not kept (see _refused).
@@ -193,6 +219,8 @@ class QwenMagics(Magics):
             run(self, many)
             return
         call = self._prepare(line, cell)
+        if self._before(call):  # --dry-run, or the budget refuses (ipython/budget.py)
+            return
         if call.tools is not None:  # the tool loop (ipython/tools.py)
             from qwen_magic.ipython.tools import run as run_tools
 
@@ -213,6 +241,8 @@ class QwenMagics(Magics):
             await run_async(self, many)
             return
         call = self._prepare(line, cell)
+        if self._before(call):
+            return
         if call.tools is not None:  # the tool loop, awaited: Stop, Run and Skip arrive
             from qwen_magic.ipython.tools import run_async as run_tools
 
@@ -292,7 +322,14 @@ class QwenMagics(Magics):
             )
         display = "none" if args.quiet else self.display
         return Call(request, display, out, chat, cell_id, execution, fix=bool(args.fix),
-                    tools=tools)  # fmt: skip
+                    tools=tools, dry_run=bool(getattr(args, "dry_run", False)))  # fmt: skip
+
+    def _before(self, call: Call) -> bool:
+        """True: a dry run, shown, nothing to send. The budget refuses here, before any
+        request (a UsageError with the numbers)."""
+        from qwen_magic.ipython.budget import before_sending
+
+        return before_sending(self, [call.request], dry_run=call.dry_run, out=call.out)
 
     def _warn_if_hidden(self, call: Call, result: Result) -> None:
         """With nothing displayed (-q, display="none") a failure must still be noticed."""
@@ -395,6 +432,10 @@ class QwenMagics(Magics):
 
     def _after(self, result: Result) -> None:
         self.session.record(result)
+        if self.budget is not None and result.cost is not None:  # the 80 % line, once
+            from qwen_magic.ipython.budget import after_call
+
+            after_call(self, result.cost.currency)
         error = result.error
         if error is not None and error.kind == "internal" and self.debug:
             print(error.context.get("traceback", ""), file=sys.stderr)

@@ -129,7 +129,9 @@ class ManyCall:
     keys: list[Any] = field(default_factory=list)
     batch: bool = False  # --batch: a provider Batch job (qwen_magic.batch), not streamed
     window: str | None = None  # --window
-    dry_run: bool = False  # --dry-run with --batch: the service's free test model
+    # --dry-run: with --batch, the job goes to the service's free test model; without, the
+    # requests and their estimate are shown and nothing is sent (ipython/budget.py)
+    dry_run: bool = False
 
 
 def wants_many(args: Any) -> bool:
@@ -139,7 +141,6 @@ def wants_many(args: Any) -> bool:
         getattr(args, "each", None)
         or getattr(args, "batch", None)
         or getattr(args, "window", None)
-        or getattr(args, "dry_run", None)
         or (isinstance(model, str) and "," in model)
         or any(isinstance(getattr(args, n, None), list) for n in ("temperature", "top_p", "seed"))
         or getattr(args, "vary", None)
@@ -161,11 +162,6 @@ def prepare(magics: Any, args: Any, prompt: str) -> ManyCall:
         raise QwenUsageError(
             f"-c/--chat can't be combined with {what}: a chat has one history, and each answer "
             "would need its own. Drop -c, or ask in the chat one question per cell."
-        )
-    if getattr(args, "dry_run", False) and not args.batch:
-        raise QwenUsageError(
-            "--dry-run goes with --each NAME --batch: it submits the same job to the service's "
-            "free test model (batch-test-model) to try the flow. Add --batch, or drop --dry-run."
         )
     if getattr(args, "file", None) or getattr(args, "url", None):
         raise QwenUsageError(
@@ -217,6 +213,7 @@ def prepare(magics: Any, args: Any, prompt: str) -> ManyCall:
         "compare", requests, [v.title for v in variants], display, args.out,
         max(concurrency, min(len(requests), MAX_CONCURRENCY)),
         prompts=[filled] * len(requests), keys=[v.key for v in variants],
+        dry_run=bool(getattr(args, "dry_run", False)),
     )  # fmt: skip
 
 
@@ -337,6 +334,8 @@ def run(magics: Any, call: ManyCall) -> Results | Comparison:
     from qwen_magic.pacing import Pacer
     from qwen_magic.runner import execute_many
 
+    if _before(magics, call):
+        return None  # type: ignore[return-value]
     if call.batch:
         return submit_batch(magics, call)
     pacer = Pacer(call.concurrency)
@@ -357,6 +356,8 @@ async def run_async(magics: Any, call: ManyCall) -> Results | Comparison:
     from qwen_magic.pacing import Pacer
     from qwen_magic.runner import execute_many_async
 
+    if _before(magics, call):
+        return None  # type: ignore[return-value]
     if call.batch:
         return submit_batch(magics, call)
     pacer = Pacer(call.concurrency)
@@ -373,6 +374,17 @@ async def run_async(magics: Any, call: ManyCall) -> Results | Comparison:
     except Exception as exc:
         results = _failed(call, exc)
     return conclude(magics, call, results)
+
+
+def _before(magics: Any, call: ManyCall) -> bool:
+    """--dry-run without --batch: shown, nothing sent (True). The budget checks the total
+    (a Batch job at half price; the free test model is not checked)."""
+    if call.batch and call.dry_run:
+        return False
+    from qwen_magic.ipython.budget import before_sending
+
+    return before_sending(magics, call.requests, dry_run=call.dry_run, batch=call.batch,
+                          titles=call.titles, out=call.out)  # fmt: skip
 
 
 def submit_batch(magics: Any, call: ManyCall) -> Any:
