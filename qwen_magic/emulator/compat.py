@@ -16,6 +16,7 @@ from qwen_magic.emulator.catalog import (
 )
 from qwen_magic.emulator.faults import (
     ApiError,
+    asked_logprobs,
     check_data_uris,
     check_json_mode,
     data_inspection,
@@ -99,6 +100,8 @@ def chat(emu: Host, exchange: Exchange) -> None:
         max_output=body.get("max_completion_tokens"),
         search=search_asked(body, "chat"),  # markers in the text; the chat API sends no sources
         calls=calls_allowed(body, "chat"),
+        logprobs=asked_logprobs(body.get("logprobs"), body.get("top_logprobs"), stream),
+        temperature=body.get("temperature"),
     )
     completion_id = f"chatcmpl-{uuid.uuid4()}"
     created = int(time.time())
@@ -130,7 +133,12 @@ def completion(
         message["tool_calls"] = whole_calls(plan.tool_calls)
     return {
         "choices": [
-            {"message": message, "finish_reason": plan.finish_reason, "index": 0, "logprobs": None}
+            {
+                "message": message,
+                "finish_reason": plan.finish_reason,
+                "index": 0,
+                "logprobs": plan.whole_logprobs(),
+            }
         ],
         "object": "chat.completion",
         "usage": usage(plan),
@@ -148,11 +156,13 @@ def chunks(
     include_usage: bool,
     reasoning_key: str = "reasoning_content",
 ) -> list[bytes]:
-    def chunk(delta: dict[str, Any] | None, finish: str | None = None) -> bytes:
+    def chunk(
+        delta: dict[str, Any] | None, finish: str | None = None, logprobs: Any = None
+    ) -> bytes:
         choices = (
             []
             if delta is None
-            else [{"delta": delta, "index": 0, "logprobs": None, "finish_reason": finish}]
+            else [{"delta": delta, "index": 0, "logprobs": logprobs, "finish_reason": finish}]
         )
         return sse(
             {
@@ -171,12 +181,18 @@ def chunks(
         key = reasoning_key
         frames = [chunk({"content": None, "role": "assistant", key: ""})]
         frames += [chunk({"content": None, key: p}) for p in plan.reasoning_pieces]
-        frames += [chunk({"content": p, key: None}) for p in plan.answer_pieces]
+        frames += [
+            chunk({"content": p, key: None}, logprobs=plan.logprobs_of(i))
+            for i, p in enumerate(plan.answer_pieces)
+        ]
         frames += [chunk({"content": None, "tool_calls": [f]}) for f in calls]
         frames.append(chunk({"content": "", key: None}, plan.finish_reason))
     else:
         frames = [chunk({"content": "", "role": "assistant"})]
-        frames += [chunk({"content": p}) for p in plan.answer_pieces]
+        frames += [
+            chunk({"content": p}, logprobs=plan.logprobs_of(i))
+            for i, p in enumerate(plan.answer_pieces)
+        ]
         frames += [chunk({"content": None, "tool_calls": [f]}) for f in calls]
         frames.append(chunk({"content": ""}, plan.finish_reason))
     if include_usage:

@@ -59,6 +59,23 @@ def invalid_parameter(message: str, param: str | None = None) -> ApiError:
     return ApiError(400, "InvalidParameter", message, param=param)
 
 
+TOP_LOGPROBS_RANGE = "Range of top_logprobs should be [0, 5]"
+
+
+def asked_logprobs(logprobs: object, top: object, stream: bool) -> int | None:
+    """The top_logprobs of a request that asked for log probabilities (None: it did not), or
+    the service's 400 for a K out of range (SSE-framed on a stream, as captured)."""
+    if logprobs is not True:
+        return None
+    if top is None:
+        return 0
+    if isinstance(top, bool) or not isinstance(top, int) or not 0 <= top <= 5:
+        error = invalid_parameter(TOP_LOGPROBS_RANGE)
+        error.sse = stream
+        raise error
+    return top
+
+
 def data_inspection(message: str = "Input data may contain inappropriate content.") -> ApiError:
     return ApiError(
         400, "DataInspectionFailed", message, "data_inspection_failed", "data_inspection_failed"

@@ -11,6 +11,7 @@ from qwen_magic.emulator.catalog import require, resolve_thinking
 from qwen_magic.emulator.compat import check_stream, request_body
 from qwen_magic.emulator.faults import (
     ApiError,
+    asked_logprobs,
     check_data_uris,
     check_json_mode,
     data_inspection,
@@ -92,6 +93,8 @@ def generation(emu: Host, exchange: Exchange) -> None:
         max_answer=params.get("max_tokens"),
         search=search_asked(body, record.protocol),
         calls=calls_allowed(body, record.protocol),
+        logprobs=asked_logprobs(params.get("logprobs"), params.get("top_logprobs"), stream),
+        temperature=params.get("temperature"),
     )
     shape = Shape(plan, result_format == "message", multimodal)
     if search_asked(body, record.protocol):
@@ -101,7 +104,8 @@ def generation(emu: Host, exchange: Exchange) -> None:
     if not stream or exchange.reply.fault == "json_for_stream":
         calls = whole_calls(plan.tool_calls)
         output = shape.output(plan.text, plan.reasoning, plan.finish_reason, calls, first=True)
-        reasoning_tokens, answer_tokens = len(plan.reasoning_pieces), len(plan.answer_pieces)
+        shape.add_logprobs(output, plan.whole_logprobs())
+        reasoning_tokens, answer_tokens = plan.reasoning_tokens, plan.answer_tokens
         exchange.send_result(shape.body(output, reasoning_tokens, answer_tokens))
         return
 
@@ -150,6 +154,11 @@ class Shape:
             output["search_info"] = {"search_results": results}
         return output
 
+    def add_logprobs(self, output: dict[str, Any], logprobs: dict[str, Any] | None) -> None:
+        """The choice's ``logprobs`` (``--logprobs``), when the plan has them."""
+        if logprobs is not None and "choices" in output:
+            output["choices"][0]["logprobs"] = logprobs
+
     def usage(self, reasoning_tokens: int, answer_tokens: int) -> dict[str, Any]:
         plan, output_tokens = self.plan, reasoning_tokens + answer_tokens
         data: dict[str, Any] = {
@@ -173,25 +182,31 @@ class Shape:
         reasoning, answer = plan.reasoning_pieces, plan.answer_pieces
         frags = fragments(plan.tool_calls, plan.interleave)
         outputs: list[tuple[dict[str, Any], int, int]] = []  # output, reasoning/answer tokens
+        thought, answered = plan.reasoning_tokens, plan.answer_tokens
         if incremental:
             for i, piece in enumerate(reasoning):
-                outputs.append((self.output("", piece, "null"), i + 1, 0))
+                outputs.append((self.output("", piece, "null"), plan.reasoning_through(i + 1), 0))
             for i, piece in enumerate(answer):
-                outputs.append((self.output(piece, "", "null"), len(reasoning), i + 1))
+                output = self.output(piece, "", "null")
+                self.add_logprobs(output, plan.logprobs_of(i))
+                outputs.append((output, thought, plan.answer_through(i + 1)))
             for frag in frags:  # one fragment a frame: id and name first, empty ids after
-                outputs.append((self.output("", "", "null", [frag]), len(reasoning), len(answer)))
+                outputs.append((self.output("", "", "null", [frag]), thought, answered))
             final = self.output("", "", plan.finish_reason)
-            outputs.append((final, len(reasoning), len(answer)))
+            outputs.append((final, thought, answered))
         else:  # each frame holds everything so far, the last one its finish reason
             last = len(answer) + len(frags) - 1
             for i in range(len(answer)):
                 finish = plan.finish_reason if i == last else "null"
                 text = "".join(answer[: i + 1])
-                outputs.append((self.output(text, "", finish), 0, i + 1))
+                output = self.output(text, "", finish)
+                so_far = plan.whole_logprobs_through(i + 1)
+                self.add_logprobs(output, so_far)
+                outputs.append((output, 0, plan.answer_through(i + 1)))
             for i in range(len(frags)):
                 finish = plan.finish_reason if len(answer) + i == last else "null"
                 calls = merged(frags[: i + 1])
-                outputs.append((self.output(plan.text, "", finish, calls), 0, len(answer)))
+                outputs.append((self.output(plan.text, "", finish, calls), 0, answered))
             if last < 0:
                 outputs.append((self.output("", "", plan.finish_reason), 0, 0))
         if outputs and self.with_sources and plan.sources:

@@ -7,6 +7,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from qwen_magic.emulator import logprobs
 from qwen_magic.emulator.hostile import HOSTILE_FAULTS, mark
 from qwen_magic.emulator.tools import (
     ScriptedCall,
@@ -91,6 +92,12 @@ class Reply:
     tool_chunks: int = 3
     interleave: bool = False
     sources: list[Any] | None = None
+    # --logprobs: None gives them when the request asks (logprobs=true, top_logprobs=K);
+    # False never (a model without them: "logprobs": null); True also unasked (K = 0).
+    logprobs: bool | None = None
+    # Count tokens with the offline Qwen tokenizer (one frame per token, usage as it counts);
+    # None: when log probabilities are sent. Otherwise one "token" per word piece.
+    tokenized: bool | None = None
 
     def __post_init__(self) -> None:
         if self.fault is not None and self.fault not in FAULTS:
@@ -113,6 +120,10 @@ class Plan:
     interleave: bool = False
     sources: list[ScriptedSource] = field(default_factory=list)  # sent when search is on
     query: str = ""  # what the web search looked for (the user's last text)
+    # Tokenized answers (--logprobs): each piece's token count, and its logprobs entries.
+    answer_counts: list[int] | None = None
+    reasoning_counts: list[int] | None = None
+    answer_logprobs: list[list[dict[str, Any]]] | None = None
 
     @property
     def text(self) -> str:
@@ -124,11 +135,40 @@ class Plan:
 
     @property
     def reasoning_tokens(self) -> int:
-        return len(self.reasoning_pieces)
+        return self.reasoning_through(len(self.reasoning_pieces))
+
+    @property
+    def answer_tokens(self) -> int:
+        return self.answer_through(len(self.answer_pieces))
 
     @property
     def output_tokens(self) -> int:
-        return len(self.answer_pieces) + len(self.reasoning_pieces)
+        return self.answer_tokens + self.reasoning_tokens
+
+    def answer_through(self, pieces: int) -> int:
+        """Tokens in the first ``pieces`` answer pieces."""
+        counts = self.answer_counts
+        return pieces if counts is None else sum(counts[:pieces])
+
+    def reasoning_through(self, pieces: int) -> int:
+        counts = self.reasoning_counts
+        return pieces if counts is None else sum(counts[:pieces])
+
+    def logprobs_of(self, piece: int) -> dict[str, Any] | None:
+        """The ``logprobs`` of the answer piece at ``piece`` (None: not sent)."""
+        if self.answer_logprobs is None:
+            return None
+        entries = self.answer_logprobs[piece] if piece < len(self.answer_logprobs) else []
+        return {"content": entries}
+
+    def whole_logprobs(self) -> dict[str, Any] | None:
+        return self.whole_logprobs_through(len(self.answer_pieces))
+
+    def whole_logprobs_through(self, pieces: int) -> dict[str, Any] | None:
+        """Every entry of the first ``pieces`` pieces (a cumulative native frame's)."""
+        if self.answer_logprobs is None:
+            return None
+        return {"content": [e for entries in self.answer_logprobs[:pieces] for e in entries]}
 
     @property
     def total_tokens(self) -> int:
@@ -209,11 +249,14 @@ def make_plan(
     max_output: int | None = None,
     search: bool = False,
     calls: bool = True,
+    logprobs: int | None = None,
+    temperature: float | None = None,
 ) -> Plan:
     """Derive text, reasoning, pieces, finish reason and token counts for one request.
 
     `max_answer` caps answer pieces (like `max_tokens`); `max_output` caps reasoning plus answer
     (like `max_output_tokens`). Hitting a cap truncates the answer and finishes with "length".
+    `logprobs`: the request's top_logprobs when it asked for log probabilities (None: not).
     """
     user = last_user_text(messages)
     asked = reply.tool_calls if calls else None  # never without tools, nor under "none"
@@ -257,6 +300,7 @@ def make_plan(
         ),
         cached_tokens=reply.cached_tokens,
     )
+    _tokenize(plan, reply, messages, text, reasoning, logprobs, temperature)
     limits = []
     if max_answer is not None:
         limits.append(max_answer)
@@ -265,4 +309,49 @@ def make_plan(
     if limits and len(plan.answer_pieces) > max(0, min(limits)):
         plan.answer_pieces = plan.answer_pieces[: max(0, min(limits))]
         plan.finish_reason = "length"
+        if plan.answer_counts is not None:
+            plan.answer_counts = plan.answer_counts[: len(plan.answer_pieces)]
+        if plan.answer_logprobs is not None:
+            plan.answer_logprobs = plan.answer_logprobs[: len(plan.answer_pieces)]
     return plan
+
+
+def _tokenize(
+    plan: Plan,
+    reply: Reply,
+    messages: list[dict[str, Any]],
+    text: str,
+    reasoning: str,
+    asked: int | None,
+    temperature: float | None,
+) -> None:
+    """Tokenized pieces, counts and logprobs entries (``--logprobs``; ``Reply.tokenized``)."""
+    sends = reply.logprobs is True or (asked is not None and reply.logprobs is not False)
+    tokenized = reply.tokenized if reply.tokenized is not None else sends
+    groups: list[list[bytes]] | None = None
+    if tokenized:
+        answer = logprobs.pieces(text)
+        thought = logprobs.pieces(reasoning)
+        if answer is not None and thought is not None:
+            plan.answer_pieces = mark(answer[0], reply.fault, reply.fault_after)
+            groups = answer[1]
+            plan.answer_counts = [len(group) for group in groups]
+            plan.reasoning_pieces = thought[0]
+            plan.reasoning_counts = [len(group) for group in thought[1]]
+            counted = logprobs.prompt_tokens(messages, content_text)
+            if reply.prompt_tokens is None and counted is not None:
+                plan.prompt_tokens = counted
+    if not sends:
+        return
+    if groups is None:  # no tokenizer: a word piece stands for a token
+        groups = [[piece.encode()] for piece in plan.answer_pieces]
+    k = asked or 0
+    position = 0
+    entries: list[list[dict[str, Any]]] = []
+    for group in groups:
+        row = []
+        for token in group:
+            row.append(logprobs.entry(token, position, k, temperature))
+            position += 1
+        entries.append(row)
+    plan.answer_logprobs = entries
