@@ -346,8 +346,11 @@ GROUPS = (
             ),
             Option(
                 ("--dry-run",),
-                "With --batch: submit the same lines to the service's free test model "
-                "(batch-test-model, at most 100 requests) to try the whole flow.",
+                "Show what would be sent (messages with media elided, parameters, endpoint) "
+                "and the estimate (input tokens counted offline, the cost range up to "
+                "--max-tokens or a typical answer); send nothing. With --batch: submit the same "
+                "lines to the service's free test model (batch-test-model, at most 100 "
+                "requests) to try the whole flow.",
                 {"action": "store_true", "dest": "dry_run"},
             ),
         ),
