@@ -78,6 +78,13 @@ class Results(Sequence[Result]):
     def usage(self) -> Usage:
         return total_usage(self.results)
 
+    @property
+    def cost(self) -> Any:
+        """What all the answers cost (pricing.Cost; "unknown" if any is)."""
+        from qwen_magic.pricing import total
+
+        return total(r.cost for r in self.results)
+
     def to_pandas(self) -> Any:
         """A DataFrame: the input columns (or ``item``), then answer, reasoning, tokens, error."""
         try:
@@ -152,6 +159,13 @@ class Comparison:
     @property
     def usage(self) -> Usage:
         return total_usage(self.results)
+
+    @property
+    def cost(self) -> Any:
+        """What all the variants cost (pricing.Cost; "unknown" if any is)."""
+        from qwen_magic.pricing import total
+
+        return total(r.cost for r in self.results)
 
     def __repr__(self) -> str:
         return f"<Comparison: {', '.join(self.titles or map(str, self.variants))}>"

@@ -216,7 +216,9 @@ class BatchJob:
                     assembler.add(content.text)
             if part.status != "completed":
                 assembler.missing(part.positions(), _not_run(part))
-        return assembler.results(self._items, self._prompts)
+        results = assembler.results(self._items, self._prompts)
+        _price(results, self.record, self._defaults)
+        return results
 
     # -- views --------------------------------------------------------------------------------
     def __repr__(self) -> str:
@@ -268,6 +270,17 @@ class BatchJob:
     def find(cls, ident: str, defaults: Any = None, store: JobStore | None = None) -> BatchJob:
         store = store or JobStore()
         return cls(store.get(ident), store, defaults=defaults)
+
+
+def _price(results: Results, record: JobRecord, defaults: Any) -> None:
+    """Each answer's cost at the Batch API's half price (the test model: nothing)."""
+    from qwen_magic.pricing import cost_of, pricing_for
+
+    configured = getattr(defaults, "region", None) or "sg"
+    pricing = pricing_for(defaults, configured, record.region)
+    for result in results:
+        model = "batch-test-model" if record.dry_run else result.model
+        result.cost = cost_of(result.usage, model, pricing, batch=True)
 
 
 def update_part(part: Part, batch: Any) -> None:

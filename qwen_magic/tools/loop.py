@@ -300,6 +300,7 @@ class ToolLoop:
             text="\n\n".join(r.text for r in rounds if r.text),
             reasoning="\n\n".join(r.reasoning for r in rounds if r.reasoning),
             usage=_summed([r.usage for r in rounds]),
+            cost=_costs([r.cost for r in rounds]),
             steps=steps,
             sources=list(sources),
             ttft=first.ttft,
@@ -334,6 +335,13 @@ def _arguments(text: str) -> dict[str, Any] | str:
     if not isinstance(value, dict):
         return "the arguments must be a JSON object of named arguments"
     return value
+
+
+def _costs(costs: Sequence[Any]) -> Any:
+    """Every round's cost added (pricing.Cost; None before any round reported tokens)."""
+    from qwen_magic.pricing import total
+
+    return total(costs)
 
 
 def _summed(usages: Sequence[Usage]) -> Usage:
