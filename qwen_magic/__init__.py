@@ -17,6 +17,7 @@ __all__ = [
     "Result",
     "__version__",
     "ask",
+    "history",
     "job",
     "load_ipython_extension",
     "tool",
@@ -26,6 +27,7 @@ __all__ = [
 if TYPE_CHECKING:
     from qwen_magic.api import Interrupted
     from qwen_magic.batch.job import BatchJob
+    from qwen_magic.logbook.view import History
     from qwen_magic.result import Result
     from qwen_magic.results import Results
     from qwen_magic.tools.schema import tool
@@ -102,3 +104,22 @@ def job(ident: str) -> BatchJob:
     from qwen_magic.batch.job import BatchJob
 
     return BatchJob.find(ident, defaults=_magics())
+
+
+def history(
+    search: str | list[str] | None = None,
+    model: str | None = None,
+    since: Any = None,
+    limit: int | None = None,
+) -> History:
+    """Past calls from the local history (``%qwencmd log``), newest first, in any kernel.
+
+    ``search``: words that must all appear in the prompt, answer or reasoning; ``model``: a
+    name (``*`` as a wildcard); ``since``: an age (``"7d"``, ``"12h"``), a date, a datetime or
+    a timedelta; ``limit``: at most this many. A list of ``Entry`` records (prompt, answer,
+    reasoning, options, usage, cost, model, time, notebook, cell id…) shown as a table, with
+    ``.to_pandas()``."""
+    from qwen_magic.api import _magics
+    from qwen_magic.logbook.commands import history as _history
+
+    return _history(search, model, since, limit, magics=_magics())

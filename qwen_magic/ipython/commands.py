@@ -31,7 +31,7 @@ class QwenMagics(Protocol):
 
 COMMANDS = (
     "config", "key", "models", "usage", "chats", "history", "reset", "save", "load",
-    "emulator", "debug", "jobs", "job", "fix",
+    "emulator", "debug", "jobs", "job", "fix", "log",
 )  # fmt: skip
 
 
@@ -219,3 +219,10 @@ def cmd_fix(magics: QwenMagics, rest: list[str]) -> None:
     from qwen_magic.ipython.fix import run_command
 
     run_command(magics, rest)
+
+
+def cmd_log(magics: QwenMagics, rest: list[str]) -> Any:
+    """``%qwencmd log …``: the local call history (``qwen_magic/logbook/commands.py``)."""
+    from qwen_magic.logbook.commands import log_command
+
+    return log_command(magics, rest)

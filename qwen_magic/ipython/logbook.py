@@ -25,11 +25,12 @@ def log_call(
     """Append ``result`` to the history unless ``QwenMagics.history`` is off."""
     if not getattr(magics, "history", True):
         return
-    from qwen_magic.history.store import HistoryStore
+    from qwen_magic.logbook.store import HistoryStore
 
     store = HistoryStore(getattr(magics, "history_path", None))
     try:
-        from qwen_magic.history.record import values_of
+        _know_the_key(magics)
+        from qwen_magic.logbook.record import values_of
 
         store.add(values_of(result, request, kind, place_of(getattr(magics, "shell", None))))
     except Exception as exc:
@@ -44,6 +45,17 @@ def log_call(
                 "%config QwenMagics.history = False.",
                 file=sys.stderr,
             )
+
+
+def _know_the_key(magics: Any) -> None:
+    """Make sure the mask knows this user's key, even when the call went elsewhere (the
+    emulator, a server of your own): a prompt or an answer holding it is masked too."""
+    from qwen_magic.options import keys
+
+    try:  # (a key typed with %qwencmd key is a Secret already: the mask knows it)
+        keys.resolve_key(getattr(magics, "api_key_env", "DASHSCOPE_API_KEY"))
+    except Exception:  # no usable key: nothing to mask
+        return
 
 
 def place_of(shell: Any) -> dict[str, Any]:

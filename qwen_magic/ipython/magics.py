@@ -132,6 +132,22 @@ class QwenMagics(Magics):
         "pass it is refused before it is sent (None: no budget).",
     ).tag(config=True)
 
+    history = Bool(
+        True, help="Append every call to the local history (%qwencmd log); never the key."
+    ).tag(config=True)
+    history_path = Unicode(
+        None, allow_none=True, help="The history file (default: in the user's data directory)."
+    ).tag(config=True)
+
+    @validate("history_path")
+    def _validate_history_path(self, proposal: Any) -> Any:
+        from qwen_magic.logbook.store import checked_path
+
+        try:
+            return checked_path(proposal["value"])
+        except TraitError as exc:
+            raise self._refused("history_path", str(exc)) from None
+
     _refused_name: str | None = None  # the trait whose value was refused last
 
     @validate("prices", "prices_file", "budget")
@@ -262,7 +278,7 @@ class QwenMagics(Magics):
         except Exception as exc:  # a bug: this cell still gets its Result, with the error
             result = _fallback(call.request, renderer, exc)
         call.display_id = _display_id(renderer)
-        self._after(result)
+        self._after(result, call.request, "fix" if call.fix else None)
         self._conclude(call, result)
 
     def _many(self, line: str, cell: str | None) -> Any:
@@ -427,11 +443,18 @@ class QwenMagics(Magics):
             result = _fallback(request, renderer, exc)
         if call is not None:
             call.display_id = _display_id(renderer)
-        self._after(result)
+        self._after(result, request, "fix" if call is not None and call.fix else None)
         return result
 
-    def _after(self, result: Result) -> None:
+    def _after(
+        self, result: Result, request: Request | None = None, kind: str | None = None
+    ) -> None:
+        """Every finished call passes here (a cell, ask(), each --each item, each variant)."""
         self.session.record(result)
+        if self.history:  # the local log (%qwencmd log): one insert
+            from qwen_magic.ipython.logbook import log_call
+
+            log_call(self, result, request, kind)
         if self.budget is not None and result.cost is not None:  # the 80 % line, once
             from qwen_magic.ipython.budget import after_call
 
@@ -472,6 +495,11 @@ class QwenMagics(Magics):
             %qwencmd job cancel ID       cancel a job (answers already made are kept)
             %qwencmd fix [options] [words]  explain the last error and propose a corrected
                                          cell (%qwen's options: -f code puts it below)
+            %qwencmd log [search WORDS] [--model M] [--since 7d] [--limit N]
+                                         past calls, newest first (kept across restarts)
+            %qwencmd log show ID         one call in full
+            %qwencmd log export PATH     the calls as JSON Lines (also qwen_magic.history())
+            %qwencmd log forget ID|--all|--before 30d|search WORDS   delete calls
         """
         from qwen_magic.ipython import commands
 

@@ -405,8 +405,8 @@ def submit_batch(magics: Any, call: ManyCall) -> Any:
 
 def conclude(magics: Any, call: ManyCall, results: list[Result]) -> Results | Comparison:
     """Record usage, store in ``-o`` and ``_qwen``, and say so when failures were hidden."""
-    for result in results:
-        magics._after(result)
+    for result, request in zip(results, call.requests, strict=False):
+        magics._after(result, request, call.kind)  # usage; one history row per answer
     stopped = any(r.interrupted for r in results)
     value: Results | Comparison
     if call.kind == "each":

@@ -183,7 +183,7 @@ def _done(magics: Any, call: Any, renderer: Any, loop: ToolLoop, result: Result)
     setup.messages = list(loop.messages)
     setup.answer = loop.rounds[-1].text if loop.rounds else ""
     call.display_id = getattr(getattr(renderer, "handle", None), "display_id", None)
-    magics._after(result)
+    magics._after(result, call.request, "fix" if getattr(call, "fix", False) else None)
     return result
 
 

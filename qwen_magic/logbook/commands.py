@@ -16,8 +16,8 @@ from pathlib import Path
 from typing import Any
 
 from qwen_magic.errors import QwenUsageError
-from qwen_magic.history.store import HistoryStore, Query
-from qwen_magic.history.view import EntryView, History
+from qwen_magic.logbook.store import HistoryStore, Query
+from qwen_magic.logbook.view import EntryView, History
 
 LIMIT = 20  # calls listed unless --limit says otherwise
 USAGE = (

@@ -416,3 +416,18 @@ def _like(text: str, *, glob: bool = False) -> str:
     if glob:
         return escaped.replace("*", "%") if "*" in text else escaped
     return f"%{escaped}%"
+
+
+def checked_path(value: str | None) -> str | None:
+    """``QwenMagics.history_path``: a file (made on first use), not a folder; None: default."""
+    from traitlets import TraitError
+
+    if value is None or not str(value).strip():
+        return None
+    path = Path(str(value)).expanduser()
+    if path.is_dir():
+        raise TraitError(
+            f"QwenMagics.history_path {str(path)!r} is a folder: give a file in it, e.g. "
+            f"{str(path / FILENAME)!r} (None: the default, {str(default_path())!r})."
+        )
+    return str(path)

@@ -8,7 +8,7 @@ import importlib
 from dataclasses import asdict
 from typing import Any
 
-from qwen_magic.history.store import Entry
+from qwen_magic.logbook.store import Entry
 from qwen_magic.render.markdown import close_open_fence, fenced
 from qwen_magic.render.safe import plain_markdown, plain_text, safe_markdown
 from qwen_magic.render.tables import Table
