@@ -28,7 +28,8 @@ SAVE_AGAIN = "save it again with `%qwencmd save NAME PATH`"
 
 # The content parts a user turn may hold (``Media.chat_part`` and the prompt's text), and the
 # field each one carries.
-_PARTS = {"text": str, "image_url": dict, "video_url": dict, "video": list}
+_PARTS = {"text": str, "image_url": dict, "video_url": dict, "video": list, "input_audio": dict}
+_PART_FIELDS = {"input_audio": ({"data", "format"}, "data and format")}  # others: only a url
 _TURN_FIELDS: dict[str, tuple[type, ...]] = {
     "answer": (str,),
     "reasoning": (str,),
@@ -181,13 +182,15 @@ def _check_user(user: Any, where: str) -> None:
         _expect(part, (dict,), at)
         kind = part.get("type")
         if kind not in _PARTS or set(part) != {"type", kind}:
-            raise Damaged(f"{at} is not a text, image or video part")
+            raise Damaged(f"{at} is not a text, image, video or audio part")
         value = part[kind]
         _expect(value, (_PARTS[kind],), f"{at}.{kind}")
         if isinstance(value, dict):
-            if set(value) != {"url"}:
-                raise Damaged(f"{at}.{kind} must hold only a url")
-            _expect(value["url"], (str,), f"{at}.{kind}.url")
+            names, said = _PART_FIELDS.get(kind, ({"url"}, "a url"))
+            if set(value) != names:
+                raise Damaged(f"{at}.{kind} must hold only {said}")
+            for name in sorted(names):
+                _expect(value[name], (str,), f"{at}.{kind}.{name}")
         elif isinstance(value, list):
             for frame, url in enumerate(value):
                 _expect(url, (str,), f"{at}.video[{frame}]")

@@ -137,6 +137,8 @@ def text_of(content: Any) -> str:
             bits.append("[image]")
         elif kind in ("video", "video_url"):
             bits.append("[video]")
+        elif kind == "input_audio":
+            bits.append("[audio]")
     return " ".join(bits)
 
 

@@ -197,6 +197,9 @@ def _native_parts(content: Any, role: str | None) -> list[Any]:
             parts.append({"video": video.get("url") if isinstance(video, dict) else video})
         elif isinstance(part, dict) and part.get("type") == "video":
             parts.append({"video": list(part.get("video") or [])})
+        elif isinstance(part, dict) and part.get("type") == "input_audio":
+            audio = part.get("input_audio")
+            parts.append({"audio": audio.get("data") if isinstance(audio, dict) else audio})
         else:
             parts.append(part)
     return parts

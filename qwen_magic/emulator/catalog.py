@@ -75,6 +75,8 @@ MODELS: dict[str, ModelInfo] = _models(
     ModelInfo("deepseek-v3.2", "default-off", True, False, True),
     # Omni: streaming only, multimodal endpoint.
     ModelInfo("qwen3-omni-flash", "default-off", False, True, True, stream_only=True),
+    ModelInfo("qwen3.5-omni-plus", "default-off", False, True, True, stream_only=True),
+    ModelInfo("qwen-omni-turbo", "never", multimodal_only=True, stream_only=True),
 )
 
 _SNAPSHOT = re.compile(r"-(latest|\d{4}-\d{2}-\d{2}|\d{4})$")

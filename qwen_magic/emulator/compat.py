@@ -26,6 +26,7 @@ from qwen_magic.emulator.faults import (
 )
 from qwen_magic.emulator.records import Host
 from qwen_magic.emulator.replies import Plan, make_plan
+from qwen_magic.emulator.speech import heard_clips, heard_note, speech_asked, with_speech
 from qwen_magic.emulator.tool_checks import check_tool_messages
 from qwen_magic.emulator.tools import calls_allowed, fragments, search_asked, whole_calls
 from qwen_magic.emulator.transport import OUTPUT_INSPECTION, SSE_CONTENT_TYPE, Exchange
@@ -89,6 +90,8 @@ def chat(emu: Host, exchange: Exchange) -> None:
     thinking = resolve_thinking(info, requested_thinking(body))
     json_mode = check_json_mode(body.get("response_format"), messages, thinking)
     check_stream(info, stream, thinking)
+    voice = speech_asked(body, str(body["model"]), stream)  # --voice: modalities, audio
+    clips = heard_clips(messages)  # -a: input_audio parts
     plan = make_plan(
         exchange.reply,
         request_id=exchange.request_id,
@@ -103,6 +106,8 @@ def chat(emu: Host, exchange: Exchange) -> None:
         logprobs=asked_logprobs(body.get("logprobs"), body.get("top_logprobs"), stream),
         temperature=body.get("temperature"),
     )
+    if exchange.reply.text is None:
+        heard_note(plan, clips)
     completion_id = f"chatcmpl-{uuid.uuid4()}"
     created = int(time.time())
     if not stream or exchange.reply.fault == "json_for_stream":
@@ -116,8 +121,9 @@ def chat(emu: Host, exchange: Exchange) -> None:
         error = data_inspection(OUTPUT_INSPECTION).compat_error()
         return sse({"error": error, "id": completion_id})
 
+    frames = chunks(plan, completion_id, created, include_usage, exchange.reply.reasoning_field)
     exchange.stream(
-        chunks(plan, completion_id, created, include_usage, exchange.reply.reasoning_field),
+        with_speech(frames, plan, completion_id, created, voice),
         error_frame=error_frame,
         malformed_frame=lambda _: b'data: {"choices":[{"delta":{"content":"brok\n\n',
     )

@@ -31,7 +31,7 @@ class QwenMagics(Protocol):
 
 COMMANDS = (
     "config", "key", "models", "usage", "chats", "history", "reset", "save", "load",
-    "emulator", "debug", "jobs", "job", "fix", "log",
+    "emulator", "debug", "jobs", "job", "fix", "voices",
 )  # fmt: skip
 
 
@@ -221,8 +221,10 @@ def cmd_fix(magics: QwenMagics, rest: list[str]) -> None:
     run_command(magics, rest)
 
 
-def cmd_log(magics: QwenMagics, rest: list[str]) -> Any:
-    """``%qwencmd log …``: the local call history (``qwen_magic/logbook/commands.py``)."""
-    from qwen_magic.logbook.commands import log_command
+def cmd_voices(magics: QwenMagics, rest: list[str]) -> Table:
+    """The voices Model Studio's pages name for the models that speak (``voices.py``)."""
+    from qwen_magic.voices import voices_table
 
-    return log_command(magics, rest)
+    if rest:
+        raise QwenUsageError("`%qwencmd voices` takes no arguments.")
+    return Table(voices_table(), "Voices: --voice NAME (--speak takes the first of its model)")

@@ -226,6 +226,42 @@ GROUPS = (
         ),
     ),
     Group(
+        "Voice",
+        "Qwen-Omni models speak their answer and hear audio. Speech comes only through the "
+        "chat API (the default) and only streaming: the text streams as usual, and a player "
+        "shows the speech when the answer ends (it does not start playing before). The saved "
+        "notebook keeps a player whose audio fits about 1 MB (down-sampled to 16 or 8 kHz when "
+        "needed); longer speech is saved as a WAV file next to the notebook and linked. "
+        "_qwen.audio holds it (.save(path), .wav_bytes, .duration, .sample_rate). In terminal "
+        "IPython the speech is saved to a WAV file and its path printed. %qwencmd voices lists "
+        "the documented voices.",
+        (
+            Option(
+                ("--voice",),
+                "Speak the answer too, in voice NAME (e.g. -m qwen3-omni-flash --voice Cherry). "
+                "Needs a Qwen-Omni model and streaming (--no-stream is refused); "
+                "qwen-omni-turbo and qwen2.5-omni take no system message while speaking.",
+                {"metavar": "NAME"},
+            ),
+            Option(
+                ("--speak",),
+                "Speak the answer in the model's default voice (%qwencmd voices).",
+                {"action": "store_true"},
+            ),
+            Option(
+                ("-a", "--audio"),
+                "Audio sent with the prompt (repeatable): a path or glob (WAV, MP3, M4A, FLAC, "
+                "OGG, AAC, AMR...), an http(s) URL, or {name} holding the bytes of an audio file, "
+                "(samples, rate) such as (array, 16000), an IPython.display.Audio, or a list of "
+                "these. Local audio is sent inline (at most about 7.5 MB a file: 10 MB after "
+                "base64); URLs as they are. Qwen-Omni models hear it on the chat and dashscope "
+                "APIs, Qwen-Audio models on dashscope; the Responses API takes none. A chat's "
+                "later turns keep it.",
+                {"action": "append", "metavar": "SRC"},
+            ),
+        ),
+    ),
+    Group(
         "Conversation & output",
         "What the model is told, what is kept, and how the answer is shown.",
         (

@@ -240,6 +240,7 @@ def build_request(prompt: str, options: dict[str, Any], defaults: Any) -> Reques
         tool_choice=options.get("tool_choice") or None,
         search=bool(options.get("search")),
         search_options=search_options_of(options.get("search_options")),
+        voice=_voice(options, pick("model")),
         logprobs=options.get("logprobs"),
     )
     from qwen_magic.pricing import pricing_for
@@ -267,6 +268,16 @@ def build_request(prompt: str, options: dict[str, Any], defaults: Any) -> Reques
             "qwen3.5-plus or qwen-plus."
         )
     return request
+
+
+def _voice(options: dict[str, Any], model: str) -> str | None:
+    """--voice NAME, or --speak: the model's default voice (``voices.py``); None: text only."""
+    voice = options.get("voice")
+    if voice is None and options.get("speak"):
+        from qwen_magic.voices import default_voice
+
+        voice = default_voice(str(model))
+    return voice
 
 
 def search_options_of(value: Any) -> dict[str, Any] | None:

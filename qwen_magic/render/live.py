@@ -21,6 +21,7 @@ from qwen_magic.render import listed, variant_titles
 from qwen_magic.render.chips import chips_widgets
 from qwen_magic.render.markdown import freeze_cut, live_tail
 from qwen_magic.render.safe import safe_html, safe_markdown
+from qwen_magic.render.speech import input_audio_widget, speech_progress
 from qwen_magic.render.static import (
     GRID_MAX,
     bundle_of,
@@ -220,6 +221,8 @@ class AnswerPanel:
         self.sources: Any = _sources_widget() if request.search else None
         extras = [x.widget for x in (self.tool_rows,) if x is not None]
         after = [self.sources] if self.sources is not None else []
+        self.speech: Any = w.HTML(speech_progress(None)) if request.voice else None
+        after += [self.speech] if self.speech is not None else []  # --voice: speech so far
         inputs = [thumbnail_row(request.media)] if request.media else []
         inputs += chips_widgets(request.attachments)
         self._name_model = stop is not None
@@ -253,6 +256,10 @@ class AnswerPanel:
             from qwen_magic.render.sources import show_sources
 
             show_sources(self.sources, result.sources)
+        if self.speech is not None and result.audio is not None:
+            line = speech_progress(result.audio)
+            if line != self.speech.value:
+                self.speech.value = line
         # The footer's clock changes every refresh: refresh it about once a second, or when
         # the token counts change, so it doesn't double the UI traffic.
         elapsed = int(result.elapsed or 0)
@@ -423,6 +430,8 @@ def thumbnail_row(media: list[Any]) -> Any:
         title = html.escape(item.describe(), quote=True)
         if item.thumbnail is not None:  # (no tooltip: ImageView fails on one, ipywidgets 8.1)
             picture = w.Image(value=item.thumbnail, format="jpeg")
+        elif item.kind == "audio":  # -a: a small player
+            picture = input_audio_widget(item)
         elif item.is_remote and item.kind == "image":
             url = html.escape(item.url or "", quote=True)
             picture = w.HTML(

@@ -25,6 +25,7 @@ from qwen_magic.render.safe import (
     safe_markdown,
 )
 from qwen_magic.render.sources import cite, sources_html, sources_markdown, sources_plain
+from qwen_magic.render.speech import input_audio_html, speech_html, speech_plain
 from qwen_magic.render.tools import tools_html, tools_markdown, tools_plain
 from qwen_magic.result import Result
 
@@ -197,6 +198,8 @@ def media_html(result: Result) -> str:
             shown.append(
                 f'<a href="{url}"><img src="{url}" alt="{alt}" title="{title}" height="96"></a>'
             )
+        elif item.kind == "audio":  # -a: a small player, or its name when too big to keep
+            shown.append(input_audio_html(item))
         elif item.is_remote:
             url = html.escape(item.url or "", quote=True)
             shown.append(f'<a href="{url}" title="{title}">🎞 {html.escape(item.source)}</a>')
@@ -229,6 +232,8 @@ def to_markdown(result: Result) -> str:
     answer = answer_markdown(result)
     if answer:
         blocks.append(answer)
+    if result.audio is not None:  # --voice: the spoken answer's player
+        blocks.append(speech_html(result.audio))
     blocks.extend(sources_markdown(result.sources))  # --search
     note = finish_note(result)
     if note:
@@ -251,6 +256,8 @@ def to_plain(result: Result) -> str:
     blocks.extend(tools_plain(result))
     if result.text:
         blocks.append(result.text)
+    if result.audio is not None:
+        blocks.append(speech_plain(result.audio))
     blocks.extend(sources_plain(result.sources))
     if finish_note(result):
         blocks.append(f"[{finish_note(result)}]")
@@ -275,6 +282,8 @@ def to_html(result: Result) -> str:
     if result.steps:
         parts.append(tools_html(result))
     parts.append(safe_html(result.text))
+    if result.audio is not None:
+        parts.append(speech_html(result.audio))
     if result.sources:
         parts.append(sources_html(result.sources))
     if result.interrupted:
@@ -328,6 +337,8 @@ def panel_html(result: Result) -> str:
         else f"<pre>{html.escape(result.text)}</pre>"
     )
     parts.append(answer)
+    if result.audio is not None:
+        parts.append(speech_html(result.audio))
     notes = [finish_note(result)]
     if result.interrupted:
         notes.append(stopped_note(result))

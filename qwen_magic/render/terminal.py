@@ -116,6 +116,10 @@ class TerminalRenderer:
             tail.append(stopped_note(result, plain=True))
         if result.error:
             tail.append(f"[error] {result.error}")
+        if result.audio is not None:  # --voice: no player here; a WAV file, and its path
+            from qwen_magic.render.speech import speech_saved_line
+
+            tail.append(speech_saved_line(result.audio))
         tail.append(f"[{usage_line(result)}]")
         self._write("\n" + "\n".join(tail) + "\n")
 

@@ -12,8 +12,8 @@ from qwen_magic.ipython.manual import GROUPS
 
 REPO = Path(__file__).resolve().parents[2]
 TITLES = [
-    "Model & endpoint", "Thinking & sampling", "Media", "Conversation & output", "Many answers",
-    "Errors", "Context", "Tools", "Web search",
+    "Model & endpoint", "Thinking & sampling", "Media", "Voice", "Conversation & output",
+    "Many answers", "Errors", "Context", "Tools", "Web search",
 ]  # fmt: skip
 
 
