@@ -31,7 +31,7 @@ class QwenMagics(Protocol):
 
 COMMANDS = (
     "config", "key", "models", "usage", "chats", "history", "reset", "save", "load",
-    "emulator", "debug", "jobs", "job", "fix", "voices",
+    "emulator", "debug", "jobs", "job", "fix", "log", "voices",
 )  # fmt: skip
 
 
@@ -219,6 +219,13 @@ def cmd_fix(magics: QwenMagics, rest: list[str]) -> None:
     from qwen_magic.ipython.fix import run_command
 
     run_command(magics, rest)
+
+
+def cmd_log(magics: QwenMagics, rest: list[str]) -> Any:
+    """``%qwencmd log …``: the local call history (``qwen_magic/logbook/commands.py``)."""
+    from qwen_magic.logbook.commands import log_command
+
+    return log_command(magics, rest)
 
 
 def cmd_voices(magics: QwenMagics, rest: list[str]) -> Table:

@@ -19,7 +19,7 @@ from IPython.core.magic import (
     magics_class,
     no_var_expand,
 )
-from traitlets import Bool, Enum, Float, Int, TraitError, Unicode, validate
+from traitlets import Bool, Dict, Enum, Float, Int, TraitError, Unicode, validate
 
 from qwen_magic.chats import Chat, ChatBook
 from qwen_magic.errors import QwenUsageError, ServiceError
@@ -49,6 +49,7 @@ class Call:
     fix: bool = False  # --fix: -f code takes the corrected cell (fix.fixed_cell)
     display_id: str | None = None  # of the answer's output (a chat marks it when dropped)
     tools: Any = None  # --tools: ipython.tools.ToolSetup (the loop runs the call)
+    dry_run: bool = False  # --dry-run: show what would be sent and its estimate; send nothing
 
 
 @magics_class
@@ -115,8 +116,49 @@ class QwenMagics(Magics):
         help='An "Explain with Qwen" button under each uncaught exception (sends nothing '
         "until clicked; live view only).",
     ).tag(config=True)
+    prices = Dict(
+        None,
+        allow_none=True,
+        help="Your prices over the built-in table: {model: {input, output, currency, regions, "
+        "tiers...}} per million tokens (see %qwen?).",
+    ).tag(config=True)
+    prices_file = Unicode(
+        None, allow_none=True, help="A TOML or JSON file of prices over the built-in table."
+    ).tag(config=True)
+    budget = Float(
+        None,
+        allow_none=True,
+        help="The session's budget in the price table's currency: a call whose estimate would "
+        "pass it is refused before it is sent (None: no budget).",
+    ).tag(config=True)
+
+    history = Bool(
+        True, help="Append every call to the local history (%qwencmd log); never the key."
+    ).tag(config=True)
+    history_path = Unicode(
+        None, allow_none=True, help="The history file (default: in the user's data directory)."
+    ).tag(config=True)
+
+    @validate("history_path")
+    def _validate_history_path(self, proposal: Any) -> Any:
+        from qwen_magic.logbook.store import checked_path
+
+        try:
+            return checked_path(proposal["value"])
+        except TraitError as exc:
+            raise self._refused("history_path", str(exc)) from None
 
     _refused_name: str | None = None  # the trait whose value was refused last
+
+    @validate("prices", "prices_file", "budget")
+    def _validate_cost(self, proposal: Any) -> Any:
+        from qwen_magic.ipython.budget import check_trait
+
+        name, value = proposal["trait"].name, proposal["value"]
+        try:
+            return check_trait(self, name, value)
+        except TraitError as exc:
+            raise self._refused(name, str(exc)) from None
 
     # Every trait is checked on assignment: `%config` with a bad value fails there and then,
     # and the value is not kept (see _refused).
@@ -193,6 +235,8 @@ class QwenMagics(Magics):
             run(self, many)
             return
         call = self._prepare(line, cell)
+        if self._before(call):  # --dry-run, or the budget refuses (ipython/budget.py)
+            return
         if call.tools is not None:  # the tool loop (ipython/tools.py)
             from qwen_magic.ipython.tools import run as run_tools
 
@@ -213,6 +257,8 @@ class QwenMagics(Magics):
             await run_async(self, many)
             return
         call = self._prepare(line, cell)
+        if self._before(call):
+            return
         if call.tools is not None:  # the tool loop, awaited: Stop, Run and Skip arrive
             from qwen_magic.ipython.tools import run_async as run_tools
 
@@ -232,7 +278,7 @@ class QwenMagics(Magics):
         except Exception as exc:  # a bug: this cell still gets its Result, with the error
             result = _fallback(call.request, renderer, exc)
         call.display_id = _display_id(renderer)
-        self._after(result)
+        self._after(result, call.request, "fix" if call.fix else None)
         self._conclude(call, result)
 
     def _many(self, line: str, cell: str | None) -> Any:
@@ -297,7 +343,14 @@ class QwenMagics(Magics):
             )
         display = "none" if args.quiet else self.display
         return Call(request, display, out, chat, cell_id, execution, fix=bool(args.fix),
-                    tools=tools)  # fmt: skip
+                    tools=tools, dry_run=bool(getattr(args, "dry_run", False)))  # fmt: skip
+
+    def _before(self, call: Call) -> bool:
+        """True: a dry run, shown, nothing to send. The budget refuses here, before any
+        request (a UsageError with the numbers)."""
+        from qwen_magic.ipython.budget import before_sending
+
+        return before_sending(self, [call.request], dry_run=call.dry_run, out=call.out)
 
     def _warn_if_hidden(self, call: Call, result: Result) -> None:
         """With nothing displayed (-q, display="none") a failure must still be noticed."""
@@ -395,11 +448,22 @@ class QwenMagics(Magics):
             result = _fallback(request, renderer, exc)
         if call is not None:
             call.display_id = _display_id(renderer)
-        self._after(result)
+        self._after(result, request, "fix" if call is not None and call.fix else None)
         return result
 
-    def _after(self, result: Result) -> None:
+    def _after(
+        self, result: Result, request: Request | None = None, kind: str | None = None
+    ) -> None:
+        """Every finished call passes here (a cell, ask(), each --each item, each variant)."""
         self.session.record(result)
+        if self.history:  # the local log (%qwencmd log): one insert
+            from qwen_magic.ipython.logbook import log_call
+
+            log_call(self, result, request, kind)
+        if self.budget is not None and result.cost is not None:  # the 80 % line, once
+            from qwen_magic.ipython.budget import after_call
+
+            after_call(self, result.cost.currency)
         error = result.error
         if error is not None and error.kind == "internal" and self.debug:
             print(error.context.get("traceback", ""), file=sys.stderr)
@@ -437,6 +501,11 @@ class QwenMagics(Magics):
             %qwencmd job cancel ID       cancel a job (answers already made are kept)
             %qwencmd fix [options] [words]  explain the last error and propose a corrected
                                          cell (%qwen's options: -f code puts it below)
+            %qwencmd log [search WORDS] [--model M] [--since 7d] [--limit N]
+                                         past calls, newest first (kept across restarts)
+            %qwencmd log show ID         one call in full
+            %qwencmd log export PATH     the calls as JSON Lines (also qwen_magic.history())
+            %qwencmd log forget ID|--all|--before 30d|search WORDS   delete calls
         """
         from qwen_magic.ipython import commands
 
