@@ -134,8 +134,7 @@ def _check_hearing(request: Request, this_turn: bool) -> None:
         if "audio" in model.lower() and api == "chat":
             hint = "Qwen-Audio models are served only by the native API: add --api dashscope"
         raise QwenUsageError(
-            f"{model} does not take audio ({where}) on --api {api}: use a Qwen-Omni model "
-            f"({hint})."
+            f"{model} does not take audio ({where}) on --api {api}: use a Qwen-Omni model ({hint})."
         )
 
 
