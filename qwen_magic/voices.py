@@ -12,12 +12,9 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from qwen_magic.errors import QwenUsageError
-
-if TYPE_CHECKING:
-    from qwen_magic.request import Request
 
 
 @dataclass(frozen=True)
@@ -81,8 +78,9 @@ def voices_table() -> list[list[str]]:
     return rows
 
 
-def check_voice(request: Request) -> None:
-    """Speech output and audio input the service would refuse, refused before sending."""
+def check_voice(request: Any) -> None:
+    """Speech output and audio input the service would refuse, refused before sending.
+    (``request``: a Request, duck-typed: ``request.py`` calls this.)"""
     if request.voice is not None:
         _check_speech(request)
     hearing = any(m.kind == "audio" for m in request.media)
@@ -90,7 +88,7 @@ def check_voice(request: Request) -> None:
         _check_hearing(request, hearing)
 
 
-def _check_speech(request: Request) -> None:
+def _check_speech(request: Any) -> None:
     model, voice = request.model, request.voice or ""
     if not voice.strip() or not re.fullmatch(r"[A-Za-z0-9_\-]{1,64}", voice):
         raise QwenUsageError(
@@ -121,7 +119,7 @@ def _check_speech(request: Request) -> None:
         )
 
 
-def _check_hearing(request: Request, this_turn: bool) -> None:
+def _check_hearing(request: Any, this_turn: bool) -> None:
     api, model = request.api, request.model
     where = "-a/--audio" if this_turn else "this chat's earlier audio"
     if api == "responses":
