@@ -500,6 +500,27 @@ def markdown_html(text: str) -> str:
     return safe_html(md.render(safe_markdown(text)))
 
 
+def safe_token_html(html: str) -> str:
+    """``--logprobs``' shaded tokens: the allowlist of ``safe_html`` plus, on ``span`` and
+    ``div``, a ``title`` and ``data-`` numbers, and a ``style`` that may only set a background
+    colour or the white-space rule (no ``url()`` can load through them)."""
+    import nh3
+
+    attributes = {tag: set(names) for tag, names in _HTML_ATTRIBUTES.items()}
+    attributes["span"] = {"style", "title", "data-p", "data-logprob"}
+    attributes["div"] = {"style", "data-qwen"}
+    return nh3.clean(
+        html,
+        tags=set(_HTML_TAGS),
+        attributes=attributes,
+        url_schemes={"http", "https", "mailto"},
+        attribute_filter=_html_url,
+        link_rel="noopener noreferrer",
+        strip_comments=True,
+        filter_style_properties={"background-color", "white-space"},
+    )
+
+
 # nh3's output is normalized (attributes quoted, ">" escaped in values): a regex can read it.
 _IMAGE_WITHOUT_SOURCE = re.compile(r"<img(?![^>]*\ssrc=)[^>]*>")
 

@@ -15,6 +15,13 @@ from collections.abc import Sequence
 
 from qwen_magic.errors import ServiceError
 from qwen_magic.render.chips import chips_markdown, chips_plain
+from qwen_magic.render.logprobs import (
+    logprobs_markdown,
+    logprobs_plain,
+    missing_note,
+    shaded_html,
+    shows_shading,
+)
 from qwen_magic.render.markdown import close_open_fence, fenced
 from qwen_magic.render.safe import (
     inline_code,
@@ -232,6 +239,7 @@ def to_markdown(result: Result) -> str:
     answer = answer_markdown(result)
     if answer:
         blocks.append(answer)
+    blocks.extend(logprobs_markdown(result))  # --logprobs: the summary (shaded in HTML)
     if result.audio is not None:  # --voice: the spoken answer's player
         blocks.append(speech_html(result.audio))
     blocks.extend(sources_markdown(result.sources))  # --search
@@ -256,6 +264,7 @@ def to_plain(result: Result) -> str:
     blocks.extend(tools_plain(result))
     if result.text:
         blocks.append(result.text)
+    blocks.extend(logprobs_plain(result))
     if result.audio is not None:
         blocks.append(speech_plain(result.audio))
     blocks.extend(sources_plain(result.sources))
@@ -281,7 +290,8 @@ def to_html(result: Result) -> str:
         )
     if result.steps:
         parts.append(tools_html(result))
-    parts.append(safe_html(result.text))
+    shaded = shaded_html(result)  # --logprobs: the tokens, shaded by probability
+    parts.append(safe_html(result.text) if shaded is None else shaded)
     if result.audio is not None:
         parts.append(speech_html(result.audio))
     if result.sources:
@@ -297,7 +307,10 @@ def to_html(result: Result) -> str:
 def to_bundle(result: Result) -> dict[str, str]:
     if result.format == "html":
         return {"text/html": to_html(result), "text/plain": to_plain(result)}
-    return {"text/markdown": to_markdown(result), "text/plain": to_plain(result)}
+    bundle = {"text/markdown": to_markdown(result), "text/plain": to_plain(result)}
+    if shows_shading(result):  # --logprobs: the shaded answer, where a viewer shows HTML
+        bundle["text/html"] = to_html(result)
+    return bundle
 
 
 def dropped_bundle(result: Result, note: str) -> dict[str, str]:
@@ -336,10 +349,11 @@ def panel_html(result: Result) -> str:
         if result.format != "text"
         else f"<pre>{html.escape(result.text)}</pre>"
     )
-    parts.append(answer)
+    shaded = shaded_html(result)  # --logprobs: the tokens, shaded by probability
+    parts.append(answer if shaded is None else shaded)
     if result.audio is not None:
         parts.append(speech_html(result.audio))
-    notes = [finish_note(result)]
+    notes = [finish_note(result), missing_note(result)]
     if result.interrupted:
         notes.append(stopped_note(result))
     parts += [f"<p><em>{html.escape(note)}</em></p>" for note in notes if note]
