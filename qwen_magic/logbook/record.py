@@ -68,7 +68,7 @@ def values_of(
         "sources": [_plain(s) for s in result.sources],
         **(place or {}),
     }
-    return masking.redact(values)  # type: ignore[no-any-return]
+    return masking.redact(values)
 
 
 def _options(request: Request) -> dict[str, Any]:
