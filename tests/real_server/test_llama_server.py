@@ -35,8 +35,12 @@ def test_an_answer_streams_in_several_refreshes_with_its_usage(ip, plain, comms,
     assert r.error is None and r.text.strip()
     assert r.finish_reason in ("stop", "length")
     assert r.usage.input_tokens and 0 < r.usage.output_tokens <= 32
+    # It streamed: the first token came before the end (a whole answer has no first token),
+    # and the live view showed the answer while it grew. (How many refreshes depends on the
+    # machine's speed, so it is not counted.)
+    assert r.ttft is not None and r.ttft < r.elapsed
     answer_updates = [u for u in comms.updates if "value" in u.get("state", {})]
-    assert len(answer_updates) >= 3  # it streamed: the live view changed several times
+    assert answer_updates
     assert f"{r.usage.input_tokens} in" in shown and f"{r.usage.output_tokens} out" in shown
 
 
