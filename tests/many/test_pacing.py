@@ -114,7 +114,7 @@ def test_the_progress_view_shows_the_level_dropping_under_429s(ip, magics, emula
     assert len(r) == 16 and r.errors and all(e.status == 429 for e in r.errors.values())
     assert len(r.errors) == emulator.limits.throttled < 16  # some got through
     seen = statuses(comms)
-    assert seen and "8 at once" in seen[0]
+    assert seen  # (the first refresh may come after the first 429s on a busy machine)
     assert any(re.search(r"\b[1-4] at once \(of 8: rate-limited\)", s) for s in seen)
 
 
