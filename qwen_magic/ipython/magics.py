@@ -341,6 +341,9 @@ class QwenMagics(Magics):
             check_media(
                 request.media, model=request.model, api=request.api, history=request.history
             )
+            from qwen_magic.voices import check_voice
+
+            check_voice(request)  # audio in earlier turns: an API or a model that hears it
         display = "none" if args.quiet else self.display
         return Call(request, display, out, chat, cell_id, execution, fix=bool(args.fix),
                     tools=tools, dry_run=bool(getattr(args, "dry_run", False)))  # fmt: skip
