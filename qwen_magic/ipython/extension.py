@@ -6,6 +6,7 @@ the extension leaves no reference to it in qwen_magic.
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import sys
 import threading
@@ -19,7 +20,14 @@ _NAME = "QwenMagics"
 WARM_UP_THREAD = "qwen-warm-up"
 
 # Our modules the first %%qwen imports on the spot (lazily, to keep %load_ext fast).
-_OURS = ("qwen_magic.runner", "qwen_magic.ipython.interpolate", "qwen_magic.ipython.many")
+_OURS = (
+    "qwen_magic.runner",
+    "qwen_magic.ipython.interpolate",
+    "qwen_magic.ipython.many",
+    "qwen_magic.ipython.context",
+    "qwen_magic.context.files",
+    "qwen_magic.ipython.tools",
+)
 # What the first call of each API imports on the spot: a second or more of the user's wait.
 _FIRST_CALL = {
     "chat": ("openai", "qwen_magic.providers.chat"),
@@ -101,57 +109,27 @@ def _start(modules: list[str], magics: QwenMagics) -> threading.Thread:
 
 def _warm(modules: list[str], magics: QwenMagics) -> None:
     """The imports, then the client of the endpoint configured now (as the provider's
-    ``prepare`` builds it: the same cached client). Nothing here may fail the user."""
-    try:
-        for name in modules:
+    ``prepare`` builds it: the same cached client), then one dry run of the provider over a
+    canned answer (``rehearsal.py``: the SDK's first-use work). Nothing here may fail the
+    user."""
+    for name in modules:
+        with contextlib.suppress(Exception):  # a missing SDK: the call will say so
             importlib.import_module(name)
+    try:
         from qwen_magic.options.build import build_request
 
         request = build_request("warm-up", {}, magics)
-    except Exception:  # no key yet, a bad setting, a missing SDK: the call will say so
+    except Exception:  # no key yet, a bad setting: the call will say so
         return
-    try:
+    with contextlib.suppress(Exception):
         if request.api == "dashscope":
             from qwen_magic.providers.dashscope_http import shared_session
 
             shared_session()  # the one session every sync call uses
             return
-        from qwen_magic.providers.openai_common import openai_client
+        from qwen_magic.ipython.rehearsal import rehearse
 
-        client = openai_client(request.base_url, request.api_key, request.timeout)
-        _ = client.responses if request.api == "responses" else client.chat.completions
-        _parse_once(request.api)
-    except Exception:
-        return
-
-
-def _parse_once(api: str) -> None:
-    """Let the SDK read one made-up event of each kind the first answer brings: openai builds
-    its pydantic schemas on first use (a few tenths of a second on a busy machine)."""
-    usage = {
-        "prompt_tokens_details": {"cached_tokens": 0},
-        "completion_tokens_details": {"reasoning_tokens": 0},
-        "input_tokens_details": {},
-        "output_tokens_details": {},
-    }
-    if api == "chat":
-        from openai.types.chat import ChatCompletionChunk
-
-        delta = {"role": "assistant", "content": "", "reasoning_content": ""}
-        ChatCompletionChunk.construct(
-            choices=[{"index": 0, "delta": delta, "finish_reason": None}], usage=usage
-        )
-    elif api == "responses":
-        from openai.types.responses import (
-            ResponseCompletedEvent,
-            ResponseReasoningSummaryTextDeltaEvent,
-            ResponseTextDeltaEvent,
-        )
-
-        ResponseTextDeltaEvent.construct(delta="", logprobs=[])
-        ResponseReasoningSummaryTextDeltaEvent.construct(delta="")
-        message = {"type": "message", "content": [{"type": "output_text", "text": ""}]}
-        ResponseCompletedEvent.construct(response={"output": [message], "usage": usage})
+        rehearse(request)
 
 
 def unload(shell: Any) -> None:

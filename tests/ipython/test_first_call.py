@@ -111,6 +111,40 @@ def test_in_a_kernel_load_ext_warms_the_sdk_in_the_background_only(fresh_kernel)
     assert out.strip() == "None Echo: Hello"
 
 
+COMPLETE_MODELS = """\
+import sys
+import pydantic
+
+def _complete_models():
+    seen, todo = set(), [pydantic.BaseModel]
+    while todo:
+        for sub in todo.pop().__subclasses__():
+            if sub not in seen:
+                seen.add(sub)
+                todo.append(sub)
+    return {c for c in seen if c.__dict__.get("__pydantic_complete__")}
+"""
+
+
+@pytest.mark.parametrize("api", ["responses", "chat"])
+def test_after_the_warm_up_the_first_call_leaves_the_sdk_nothing_to_build(fresh_kernel, api):
+    """What made the first call slow is done in the background: the first answer (through the
+    live view, as in JupyterLab) imports no library and builds no pydantic schema (the
+    Responses API's event union alone has some 50 models the SDK builds on first use)."""
+    kernel = fresh_kernel
+    kernel.run(f"get_ipython().config.QwenMagics.api = {api!r}\n" + COMPLETE_MODELS)
+    kernel.run("%load_ext qwen_magic\n%qwencmd emulator start")
+    kernel.run(JOIN_WARM_UP + "_before = (set(sys.modules), _complete_models())")
+    reply, _ = kernel.run("%%qwen\nHello")
+    assert reply["content"]["status"] == "ok"
+    _, out = kernel.run(
+        "_new = sorted(set(sys.modules) - _before[0])\n"
+        "_new = [m for m in _new if not m.startswith('qwen_magic')]\n"
+        "print(_qwen.error, _qwen.text, _new, len(_complete_models() - _before[1]))"
+    )
+    assert out.strip() == "None Echo: Hello [] 0"
+
+
 def test_warm_up_off_imports_nothing_until_the_first_call(fresh_kernel) -> None:
     kernel = fresh_kernel
     kernel.run(RECORD_IMPORTS + "get_ipython().config.QwenMagics.warm_up = False\n")
