@@ -193,13 +193,16 @@ def show(requests: Sequence[Request], titles: Sequence[str], *, batch: bool = Fa
                          f"{cost_range(e.low, e.high)} |")  # fmt: skip
         lines.append("")
     lines.append("estimate: " + summary(run))
+    plain = "\n".join(lines).replace("**", "")
+    # "$" outside the code blocks would start math in the notebook's Markdown
+    lines = [line if line.startswith(("```", "{", "[", " ", "]", "}")) else
+             line.replace("$", "&#36;") for line in lines]  # fmt: skip
     text = "\n".join(lines)
     run.shown = text
     if shell is not None and out:
         shell.user_ns[out] = run
     from IPython.display import publish_display_data
 
-    plain = text.replace("**", "")
     publish_display_data({"text/markdown": text, "text/plain": plain})
     return run
 
