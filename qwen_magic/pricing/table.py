@@ -132,10 +132,10 @@ def load_file(path: str | Path) -> PriceTable:
 
 def _toml(text: str, where: str) -> Any:
     try:
-        import tomllib
+        import tomllib  # type: ignore[import-not-found,unused-ignore]  # 3.11+
     except ImportError:  # Python 3.10
         try:
-            import tomli as tomllib  # type: ignore[no-redef]
+            import tomli as tomllib  # type: ignore[no-redef,import-not-found,unused-ignore]
         except ImportError:
             raise PriceError(
                 f"{where}: reading TOML needs Python 3.11 (or the tomli package); write the "
