@@ -79,7 +79,7 @@ class History(list[Entry]):
         except ImportError as exc:  # pragma: no cover - depends on the environment
             raise ImportError("to_pandas() needs pandas: pip install pandas") from exc
         frame = pd.DataFrame([asdict(entry) for entry in self], columns=_columns())
-        frame["time"] = pd.to_datetime(frame["time"], unit="s", utc=True).dt.tz_convert(None)
+        frame["time"] = pd.to_datetime([entry.when for entry in self])  # local time
         return frame.set_index("id")
 
 

@@ -142,3 +142,8 @@ def test_unknown_log_command_is_a_usage_error(ip):
         ip.run_line_magic("qwencmd", "log frobnicate")
     with pytest.raises(UsageError, match="--since 'soon'"):
         ip.run_line_magic("qwencmd", "log --since soon")
+
+
+def test_the_log_is_readable_by_its_owner_only(ip, emulator, log_file):
+    ip.run_cell_magic("qwen", "-q", "A private question")
+    assert log_file.stat().st_mode & 0o077 == 0
