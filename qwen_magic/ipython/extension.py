@@ -59,7 +59,12 @@ def load(shell: Any) -> None:
 
     if magics_of(shell) is not None:
         return
-    magics = QwenMagics(shell=shell)
+    try:
+        magics = QwenMagics(shell=shell)
+    except Exception:  # a bad configured value: IPython already listed the half-built instance
+        configurables = getattr(shell, "configurables", [])
+        configurables[:] = [c for c in configurables if type(c).__name__ != _NAME]
+        raise
     shell.register_magics(magics)
     kernel.install(shell)
     formatters.register(shell)
