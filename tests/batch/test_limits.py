@@ -7,6 +7,7 @@ import json
 
 import pytest
 from IPython.core.error import UsageError
+from IPython.utils.capture import capture_output
 
 from qwen_magic.api import magics_request
 from qwen_magic.batch import limits, submit
@@ -112,6 +113,8 @@ def test_dry_run_through_the_magic_and_alone(ip, emulator):
     assert job.record.dry_run and job.record.model == "batch-test-model"
     assert job.wait().results().texts == ["This is a test result."] * 2
     emulator.clear()
-    with pytest.raises(UsageError, match="--dry-run goes with --each NAME --batch"):
+    # Without --batch, --dry-run shows the requests and their estimate (issue 14): nothing sent.
+    with capture_output() as cap:
         ip.run_cell_magic("qwen", "--each qs --dry-run", "Say {item}")
+    assert "nothing was sent" in cap.outputs[0].data["text/markdown"]
     assert not emulator.requests
