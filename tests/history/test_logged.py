@@ -147,3 +147,22 @@ def test_unknown_log_command_is_a_usage_error(ip):
 def test_the_log_is_readable_by_its_owner_only(ip, emulator, log_file):
     ip.run_cell_magic("qwen", "-q", "A private question")
     assert log_file.stat().st_mode & 0o077 == 0
+
+
+def test_a_tool_loop_is_one_row_with_its_calls_summarized(ip, emulator, log_file):
+    def get_weather(city: str) -> dict:
+        """The current weather in a city."""
+        return {"city": city, "temp": 21}
+
+    ip.user_ns["get_weather"] = get_weather
+    call = {"id": "call_1", "name": "get_weather", "arguments": '{"city": "Paris"}'}
+    emulator.queue(Reply(tool_calls=[call]), Reply(text="It is 21 degrees in Paris."))
+    ip.run_cell_magic("qwen", "--tools get_weather -q", "Weather in Paris?")
+    (row,) = rows(log_file)
+    assert row["kind"] == "tools" and row["prompt"] == "Weather in Paris?"
+    assert json.loads(row["options"])["tools"] == ["get_weather"]
+    steps = json.loads(row["steps"])
+    (tool,) = [s for s in steps if s["kind"] == "tool"]
+    assert (tool["name"], tool["status"]) == ("get_weather", "ok")
+    assert json.loads(tool["arguments"]) == {"city": "Paris"}
+    assert json.loads(tool["result"]) == {"city": "Paris", "temp": 21}
