@@ -57,7 +57,8 @@ def listing(magics: Any, query: Query) -> History:
     entries = store.find(query)
     more = limit is not None and len(entries) > limit
     entries = entries[:limit] if limit is not None else entries
-    title = f"qwen_magic history · {describe(query)}{len(entries)} calls, newest first"
+    count = f"{len(entries)} call{'' if len(entries) == 1 else 's'}"
+    title = f"qwen_magic history · {describe(query)}{count}, newest first"
     if more:
         title += f" (more: --limit {(limit or 0) * 5})"
     if not getattr(magics, "history", True):
