@@ -166,3 +166,18 @@ def test_the_cost_is_kept_and_shown_in_the_price_tables_currency(ip, emulator, l
     assert mine.cost is None
     shown = {row[2]: row[6] for row in table.table().rows[1:]}
     assert shown == {"qwen-plus": str(priced), "qwen3.5-plus": "unknown"}
+
+
+def test_without_fts5_search_still_finds_calls(ip, emulator, tmp_path, monkeypatch):
+    """An SQLite built without FTS5 (or its trigram tokenizer): search scans instead."""
+    from qwen_magic.logbook import store
+
+    monkeypatch.setattr(store, "FTS", store.FTS.replace("'trigram'", "'no_such_tokenizer'"))
+    path = tmp_path / "plain.sqlite3"
+    ip.run_line_magic("config", f"QwenMagics.history_path = {str(path)!r}")
+    ask(ip, emulator, "Explain photosynthesis", "Chlorophyll captures light.")
+    ask(ip, emulator, "Write a poem about rain", "Soft rain.")
+    assert not HistoryStore(path).searchable
+    assert [e.id for e in ip.run_line_magic("qwencmd", "log search PHOTOSYNTH light")] == [1]
+    ip.run_line_magic("qwencmd", "log forget search rain")
+    assert [r["id"] for r in rows(path)] == [1]
