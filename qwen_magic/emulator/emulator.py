@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 import threading
 import uuid
@@ -15,6 +16,7 @@ from qwen_magic.emulator import batches, compat, hostile, native, responses
 from qwen_magic.emulator.faults import ApiError, http_fault, invalid_api_key, not_found_path
 from qwen_magic.emulator.limits import Limits
 from qwen_magic.emulator.records import RecordedRequest
+from qwen_magic.emulator.replay import Recording
 from qwen_magic.emulator.replies import Reply
 from qwen_magic.emulator.transport import Disconnected, Exchange, parse_json
 
@@ -81,9 +83,19 @@ class Emulator:
     """An offline stand-in for DashScope / Model Studio. See `qwen_magic.testing` for usage."""
 
     def __init__(
-        self, api_key: str | None = None, reasoning_event: str = "reasoning_text", port: int = 0
+        self,
+        api_key: str | None = None,
+        reasoning_event: str = "reasoning_text",
+        port: int = 0,
+        replay: str | os.PathLike[str] | None = None,
+        replay_speed: float = 1.0,
     ) -> None:
         self.api_key = api_key
+        # replay: answer from a recording (emulator/replay.py, docs/recording.md); a bad file
+        # raises RecordingError here, before the server starts.
+        self._initial_replay = (replay, replay_speed)
+        self.replay: Recording | None = None
+        self.replay_from(replay, replay_speed)
         self._initial_reasoning_event = reasoning_event
         self.reasoning_event = reasoning_event
         self.default_reply = Reply()
@@ -168,6 +180,18 @@ class Emulator:
         with self._lock:
             self._queue.extend(replies)
 
+    def replay_from(
+        self, path: str | os.PathLike[str] | None, speed: float = 1.0
+    ) -> Recording | None:
+        """Answer from the recording at ``path`` (None: stop replaying). Queued replies still
+        come first; a request it has no answer for gets the echo, marked as such."""
+        self.replay = None if path is None else Recording(path, speed)
+        return self.replay
+
+    @property
+    def replaying(self) -> bool:
+        return self.replay is not None
+
     @property
     def pending(self) -> int:
         """How many queued replies are still unused."""
@@ -189,6 +213,7 @@ class Emulator:
         self.default_reply = Reply()
         self.limits = Limits()
         self.reasoning_event = self._initial_reasoning_event
+        self.replay_from(*self._initial_replay)
 
     # -- waiting ---------------------------------------------------------------------------
     def wait_until(self, predicate: Callable[[], bool], timeout: float = 10.0) -> None:
@@ -220,6 +245,16 @@ class Emulator:
         with self._lock:
             return self._queue.popleft() if self._queue else self.default_reply
 
+    def _reply_for(self, record: RecordedRequest) -> tuple[Reply, float]:
+        """A queued reply, else the recording's answer (and its wait before the first byte)."""
+        with self._lock:
+            if self._queue:
+                return self._queue.popleft(), 0.0
+        replay = self.replay
+        if replay is None or not isinstance(record.body, dict):
+            return self.default_reply, 0.0
+        return replay.reply(record.protocol, record.body, record.headers, record.messages)
+
     def _handle(self, handler: _Handler) -> None:
         parts = urlsplit(handler.path)
         path = parts.path.rstrip("/") or "/"
@@ -246,7 +281,8 @@ class Emulator:
         self._notify()
         generation = protocol in GENERATION
         limits, admitted = self.limits, False
-        reply = limits.paced(self._next_reply()) if generation else Reply()
+        reply, wait = self._reply_for(record) if generation else (Reply(), 0.0)
+        reply = limits.paced(reply)
         record.reply = reply if generation else None
         request_id = reply.request_id or str(uuid.uuid4())
         exchange = Exchange(handler, record, reply, request_id, self._stopping)
@@ -266,7 +302,7 @@ class Emulator:
                     if refused is not None:
                         raise refused
                     admitted = True
-                    exchange.pause(limits.latency)
+                    exchange.pause(limits.latency + wait)
                 error = http_fault(reply.fault, str(record.model), reply.retry_after)
                 if error is not None:
                     raise error
