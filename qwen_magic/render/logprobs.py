@@ -25,6 +25,7 @@ from qwen_magic.tokenprobs import least_likely, mean_probability
 
 SHADE = (255, 99, 71)  # tomato: warm on white and on a dark grey
 MAX_ALPHA = 0.7  # the background of a token the model found (almost) impossible
+GAMMA = 0.6
 LEAST = 5  # least likely tokens named in the summary
 NONE_CAME = (
     "No token probabilities came back: {model} returned none on this API (Model Studio gives "
@@ -47,7 +48,8 @@ def shown(token: str) -> str:
 
 
 def background(p: float) -> str:
-    alpha = round(MAX_ALPHA * (1.0 - min(max(p, 0.0), 1.0)), 2)
+    """Darker the less likely; the curve lifts the common 60-95 % range into view."""
+    alpha = round(MAX_ALPHA * (1.0 - min(max(p, 0.0), 1.0)) ** GAMMA, 2)
     r, g, b = SHADE
     return f"background-color:rgba({r}, {g}, {b}, {alpha})"
 
