@@ -253,7 +253,7 @@ def test_a_valid_chat_file_loads_and_continues(ip, magics, emulator, tmp_path) -
         ({"user": {"content": 123}}, "user.content must be text or a list (it is a number 123)"),
         ({"user": {"role": "system"}}, "turns[0].user.role must be 'user' (it is 'system')"),
         ({"user": {"tool_calls": []}}, "turns[0].user has a field we never save: 'tool_calls'"),
-        ({"part": {"type": "audio"}}, "content[0] is not a text, image or video part"),
+        ({"part": {"type": "audio"}}, "content[0] is not a text, image, video or audio part"),
         ({"part": {"image_url": {"url": 5}}}, "content[0].image_url.url must be text"),
         ({"part": {"image_url": "x"}}, "content[0].image_url must be an object (it is text)"),
         ({"part": {"image_url": {"url": "x", "detail": "high"}}}, "must hold only a url"),
