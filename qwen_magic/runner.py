@@ -192,7 +192,6 @@ class Collector:
             cost=_cost(req, self.usage, reasoning),
         )
 
-
     def _spoken(self) -> Any:
         """``Result.audio``: the speech so far (None without any); rebuilt only when a piece
         arrived since the last snapshot."""
