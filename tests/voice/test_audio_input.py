@@ -182,3 +182,17 @@ def test_the_emulator_refuses_malformed_audio_parts(emulator, part) -> None:
     with pytest.raises(openai.BadRequestError) as caught:
         client.chat.completions.create(model="qwen3-omni-flash", messages=messages, stream=True)
     assert caught.value.status_code == 400
+
+
+def test_the_live_view_shows_each_recording_as_a_small_player(
+    ip, magics, emulator, tmp_path, comms
+) -> None:
+    magics.display = "live"
+    (tmp_path / "clip.wav").write_bytes(clip())
+    cap = ask(ip, f"{OMNI} -a clip.wav -a {URL}")
+    assert ip.user_ns["_qwen"].error is None
+    opened = [d for t, d in comms.messages if t == "comm_open"]
+    assert any("AudioModel" in str(d) for d in opened)  # the file, played from its bytes
+    assert any(URL in str(d) and "<audio" in str(d) for d in opened)  # the URL, by the browser
+    markdown = cap.outputs[-1].data["text/markdown"]
+    assert markdown.count("<audio controls") == 2
