@@ -94,14 +94,14 @@ def _unit(*parts: object) -> float:
 def entry(token: bytes, position: int, k: int, temperature: float | None) -> dict[str, Any]:
     """One ``logprobs.content`` entry: the token, its logprob and the top ``k``."""
     text = token.decode("utf-8", "replace")
-    top = 1.0 + 4.0 * _unit("top", position, text)  # the token's base logit over the rest
+    top = 1.0 + 5.0 * _unit("top", position, text)  # the token's base logit over the rest
     names = [p for p in POOL if p != text]
     start = int(_unit("pool", position, text) * len(names))
     alternatives = [names[(start + 3 * i) % len(names)] for i in range(5)]
     logits = [top] + [top - (0.5 + 3.0 * _unit("gap", position, i)) * (i + 1) for i in range(5)]
     t = max(temperature if temperature is not None else 1.0, 0.05)
     scaled = [x / t for x in logits]
-    rest = -8.0 / t + math.log(REST)  # the other tokens together (base logit -8 each)
+    rest = -12.0 / t + math.log(REST)  # the other tokens together (base logit -12 each)
     high = max(*scaled, rest)
     norm = high + math.log(sum(math.exp(x - high) for x in [*scaled, rest]))
     logprobs = [round(x - norm, 6) for x in scaled]
