@@ -11,7 +11,7 @@ nothing leaves the process and nothing is sent to the service.
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, Literal, get_args, get_origin
 
 from qwen_magic.request import Request
 
@@ -138,6 +138,38 @@ def _reply(api: str, streamed: bool) -> tuple[str, bytes]:
     return "text/event-stream", "".join(frames).encode()
 
 
+def seed_event_union() -> bool:
+    """Give the openai SDK the Responses stream's event map (event ``type`` → model class),
+    read from each model's ``type: Literal[...]`` annotation. The SDK builds that map itself on
+    its first event by building the full pydantic schema of all ~59 event models (1-2 s of the
+    warm-up on a busy machine), though an answer uses about 12 of them. The map is the same
+    (``tests/ipython/test_first_call.py`` checks it against the SDK's own); anything unexpected
+    (a private name moved, a variant without a plain literal) and the SDK builds it as before.
+    """
+    try:
+        from openai._models import DISCRIMINATOR_CACHE, DiscriminatorDetails, PropertyInfo
+        from openai.types.responses import ResponseStreamEvent
+    except ImportError:
+        return False
+    union, *meta = get_args(ResponseStreamEvent)
+    field = next((m.discriminator for m in meta if isinstance(m, PropertyInfo)), None)
+    if not field:
+        return False
+    mapping: dict[str, type] = {}
+    for variant in get_args(union):
+        info = getattr(variant, "model_fields", {}).get(field)
+        names = get_args(info.annotation) if info is not None else ()
+        plain = info is not None and info.alias is None and get_origin(info.annotation) is Literal
+        if not plain or not names or not all(isinstance(name, str) for name in names):
+            return False
+        mapping.update(dict.fromkeys(names, variant))
+    details = DiscriminatorDetails(
+        mapping=mapping, discriminator_field=field, discriminator_alias=None
+    )
+    DISCRIMINATOR_CACHE.setdefault(union, details)
+    return True
+
+
 def rehearse(request: Request) -> None:
     """Run ``request``'s provider (chat or responses) to its end over the canned answer.
     Raises whatever goes wrong; the warm-up ignores it (the real call will say)."""
@@ -152,6 +184,8 @@ def rehearse(request: Request) -> None:
     def answer(_: httpx2.Request) -> httpx2.Response:
         return httpx2.Response(200, headers={"content-type": content_type}, content=body)
 
+    if request.api == "responses":
+        seed_event_union()
     provider: Any = make_provider(request)
     provider.prepare()  # the shared client of this endpoint, built as the call builds it
     client = provider._client

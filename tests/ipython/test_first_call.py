@@ -145,6 +145,26 @@ def test_after_the_warm_up_the_first_call_leaves_the_sdk_nothing_to_build(fresh_
     assert out.strip() == "None Echo: Hello [] 0"
 
 
+def test_the_warm_ups_responses_event_map_is_the_sdks_own() -> None:
+    """The warm-up hands the SDK the Responses stream's event map (cheaply, from annotations):
+    it must be the map the SDK would build itself, or events would come back as wrong
+    classes. Checked in a fresh process, against the SDK's own construction."""
+    code = (
+        "from typing import get_args\n"
+        "from openai._models import DISCRIMINATOR_CACHE, _build_discriminated_union_meta\n"
+        "from openai.types.responses import ResponseStreamEvent\n"
+        "from qwen_magic.ipython.rehearsal import seed_event_union\n"
+        "union, *meta = get_args(ResponseStreamEvent)\n"
+        "assert seed_event_union()\n"
+        "ours = DISCRIMINATOR_CACHE.pop(union)\n"
+        "sdk = _build_discriminated_union_meta(union=union, meta_annotations=tuple(meta))\n"
+        "key = lambda d: (d.field_name, d.field_alias_from)\n"
+        "print(ours.mapping == sdk.mapping, len(sdk.mapping) > 40, key(ours) == key(sdk))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["True", "True", "True"]
+
+
 def test_warm_up_off_imports_nothing_until_the_first_call(fresh_kernel) -> None:
     kernel = fresh_kernel
     kernel.run(RECORD_IMPORTS + "get_ipython().config.QwenMagics.warm_up = False\n")
