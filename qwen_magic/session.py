@@ -18,6 +18,7 @@ from qwen_magic.usage import UsageBook
 
 if TYPE_CHECKING:
     from qwen_magic.emulator import Emulator
+    from qwen_magic.recording import Recorder
     from qwen_magic.result import Result
 
 
@@ -31,6 +32,7 @@ class Session:
     key: Secret | None = field(default=None, repr=False)  # %qwencmd key; never saved
     emulator: Emulator | None = None
     owns_emulator: bool = False  # started by `%qwencmd emulator start`: ours to stop
+    recorder: Recorder | None = None  # %qwencmd record start PATH (qwen_magic/recording.py)
 
     def set_key(self, value: str | None) -> None:
         """``%qwencmd key``: a key for this kernel only (a UsageError for a malformed one)."""
@@ -59,6 +61,7 @@ class Session:
         """Forget everything (``%unload_ext``): the key, the chats, the totals; stop our
         emulator."""
         self.use_emulator(None)
+        self.recorder = None
         if self.key is not None:
             forget(self.key)  # the mask's memory of it too: nothing of the key stays
         self.key = None

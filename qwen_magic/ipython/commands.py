@@ -31,7 +31,7 @@ class QwenMagics(Protocol):
 
 COMMANDS = (
     "config", "key", "models", "usage", "chats", "history", "reset", "save", "load",
-    "emulator", "debug", "jobs", "job", "fix", "log", "voices",
+    "emulator", "debug", "jobs", "job", "fix", "log", "voices", "record",
 )  # fmt: skip
 
 
@@ -109,20 +109,44 @@ def cmd_emulator(magics: QwenMagics, rest: list[str]) -> None:
     session = magics.session
     action = rest[0] if rest else "start"
     if action == "start":
-        if session.emulator is None:
-            from qwen_magic.emulator import Emulator
+        from qwen_magic.ipython.recorder import emulator_options
 
-            session.use_emulator(Emulator().start(), owned=True)
+        replay, speed = emulator_options(rest[1:])
+        if session.emulator is None or replay is not None:
+            from qwen_magic.emulator import Emulator
+            from qwen_magic.emulator.replay import RecordingError
+
+            try:
+                emulator = Emulator(replay=replay, replay_speed=speed)
+            except RecordingError as exc:
+                raise QwenUsageError(str(exc)) from None
+            session.use_emulator(emulator.start(), owned=True)
         assert session.emulator is not None
         print(
             f"Emulator running at {session.emulator.url}: every %qwen call in this kernel now "
             "goes there (no network, no key). `%qwencmd emulator stop` to go back."
         )
+        if replay is not None and session.emulator.replay is not None:
+            print(
+                f"Answering from the recording {replay} ({len(session.emulator.replay.entries)} "
+                "answers); a request it has none for gets the echo, marked "
+                "'[no recording for this request]'."
+            )
     elif action == "stop":
         session.use_emulator(None)
         print("Emulator stopped: calls go to the real service again.")
     else:
-        raise QwenUsageError("Use `%qwencmd emulator start` or `%qwencmd emulator stop`.")
+        raise QwenUsageError(
+            "Use `%qwencmd emulator start [--replay PATH [--speed X]]` or "
+            "`%qwencmd emulator stop`."
+        )
+
+
+def cmd_record(magics: QwenMagics, rest: list[str]) -> None:
+    """``%qwencmd record start PATH | stop``: qwen_magic/ipython/recorder.py."""
+    from qwen_magic.ipython.recorder import record_command
+
+    record_command(magics.session, rest)
 
 
 def cmd_models(magics: QwenMagics, rest: list[str]) -> Table:

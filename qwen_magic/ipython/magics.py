@@ -459,6 +459,10 @@ class QwenMagics(Magics):
     ) -> None:
         """Every finished call passes here (a cell, ask(), each --each item, each variant)."""
         self.session.record(result)
+        if self.session.recorder is not None:  # %qwencmd record start PATH
+            from qwen_magic.ipython.recorder import record_call
+
+            record_call(self, self.session.recorder, result, request)
         if self.history:  # the local log (%qwencmd log): one insert
             from qwen_magic.ipython.logbook import log_call
 
@@ -496,7 +500,12 @@ class QwenMagics(Magics):
                                          replace a file that is not a chat
             %qwencmd load NAME PATH      load a saved chat under NAME
             %qwencmd emulator start      answer from the offline emulator (no network, no key)
+            %qwencmd emulator start --replay PATH [--speed X]
+                                         answer from a recording (docs/recording.md);
+                                         unrecorded requests get a marked echo
             %qwencmd emulator stop       back to the real service
+            %qwencmd record start PATH   append every answer to a recording (never the key)
+            %qwencmd record stop         stop recording
             %qwencmd debug on|off        show tracebacks of internal errors
             %qwencmd voices              the documented voices of the models that speak
             %qwencmd jobs                provider Batch jobs of this machine (--each --batch)
