@@ -3,13 +3,16 @@
     .venv/bin/python scripts/build_lessons.py                  # every lesson with a recording
     .venv/bin/python scripts/build_lessons.py chats quickstart # just these
     .venv/bin/python scripts/build_lessons.py --recordings-only chats
+    .venv/bin/python scripts/build_lessons.py --capture /tmp/cap.jsonl images-and-video
 
 For each lesson: ``notebooks/recordings/<lesson>.yaml`` (the hand-written answers) becomes
 ``notebooks/recordings/<lesson>.jsonl`` with scripts/make_recording.py, then the notebook runs
 in its own directory (as nbval and ``./run demo`` run it) without ``DASHSCOPE_API_KEY``, so it
 replays the recording, and is saved with its outputs. A request the recording does not cover
 is answered with the emulator's marked echo: the script lists those cells, so the answers can
-be written before the notebook is committed.
+be written before the notebook is committed. ``--capture PATH`` runs a lesson without saving it,
+recording every call into PATH (``%qwencmd record start``): the requests exactly as the
+emulator will match them (media hashes, tool results), to copy into the answers file.
 """
 
 from __future__ import annotations
@@ -41,10 +44,16 @@ def build_recording(lesson: str) -> Path | None:
     return target
 
 
-def execute(lesson: str) -> list[str]:
-    """Run the lesson offline and save it with its outputs; the cells answered by the echo."""
+def execute(lesson: str, capture: Path | None = None) -> list[str]:
+    """Run the lesson offline and save it with its outputs; the cells answered by the echo.
+
+    With ``capture``, record the calls there instead and save nothing."""
     path = NOTEBOOKS / f"{lesson}.ipynb"
     nb = nbformat.read(path, as_version=4)
+    if capture is not None:
+        chooser = next(n for n, c in enumerate(nb.cells) if "emulator start" in c.source)
+        record = nbformat.v4.new_code_cell(f"%qwencmd record start {capture.resolve()}")
+        nb.cells.insert(chooser + 1, record)
     key = os.environ.pop("DASHSCOPE_API_KEY", None)  # record the offline outputs
     try:
         NotebookClient(
@@ -65,7 +74,8 @@ def execute(lesson: str) -> list[str]:
         shown = [o for o in cell.get("outputs", []) if o.get("output_type") != "stream"]
         if MARKER in str(shown):
             unanswered.append(f"cell {number}: {cell.source.splitlines()[0][:70]}")
-    nbformat.write(nb, path)
+    if capture is None:
+        nbformat.write(nb, path)
     return unanswered
 
 
@@ -73,6 +83,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("lessons", nargs="*", help="lesson names (default: all with answers)")
     parser.add_argument("--recordings-only", action="store_true", help="don't run notebooks")
+    parser.add_argument("--capture", type=Path, help="record the calls there; save nothing")
     args = parser.parse_args(argv)
     lessons = args.lessons or sorted(p.stem for p in RECORDINGS.glob("*.yaml"))
     missing = 0
@@ -80,8 +91,11 @@ def main(argv: list[str] | None = None) -> int:
         build_recording(lesson)
         if args.recordings_only:
             continue
-        unanswered = execute(lesson)
-        print(f"{lesson}.ipynb: executed and saved")
+        unanswered = execute(lesson, args.capture)
+        print(
+            f"{lesson}.ipynb: "
+            + (f"calls recorded in {args.capture}" if args.capture else "executed and saved")
+        )
         for line in unanswered:
             print(f"  no recorded answer for {line}")
         missing += len(unanswered)
