@@ -56,7 +56,7 @@ def main() -> int:
         print("No emoji font: the tool row's 🔧 shows as a box (fonts-noto-color-emoji).")
     args.out.mkdir(parents=True, exist_ok=True)
     base = Path(tempfile.mkdtemp(prefix="qwen_screenshots_"))
-    lab_gen = lab_tests.lab.__wrapped__(_Factory(base))
+    lab_gen = lab_tests.lab.__wrapped__(_Factory(base))  # type: ignore[attr-defined]
     lab = next(lab_gen)
     try:
         shots = scenes.play(lab, base)
