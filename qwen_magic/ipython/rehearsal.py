@@ -11,6 +11,7 @@ nothing leaves the process and nothing is sent to the service.
 from __future__ import annotations
 
 import json
+import threading
 from typing import Any, Literal, get_args, get_origin
 
 from qwen_magic.request import Request
@@ -170,8 +171,15 @@ def seed_event_union() -> bool:
     return True
 
 
+_lock = threading.Lock()
+_done: set[tuple[str, bool]] = set()  # (api, stream) rehearsed in this process
+
+
 def rehearse(request: Request) -> None:
-    """Run ``request``'s provider (chat or responses) to its end over the canned answer.
+    """Run ``request``'s provider (chat or responses) to its end over the canned answer, once
+    per API and mode in a process (the SDK's work is per process); after that, only build the
+    endpoint's client. One at a time: two warm-ups (at load, then for the endpoint a cell
+    chose) would otherwise build the same schemas side by side, each as slowly as alone.
     Raises whatever goes wrong; the warm-up ignores it (the real call will say)."""
     if request.api not in ("chat", "responses"):
         return
@@ -184,12 +192,16 @@ def rehearse(request: Request) -> None:
     def answer(_: httpx2.Request) -> httpx2.Response:
         return httpx2.Response(200, headers={"content-type": content_type}, content=body)
 
-    if request.api == "responses":
-        seed_event_union()
-    provider: Any = make_provider(request)
-    provider.prepare()  # the shared client of this endpoint, built as the call builds it
-    client = provider._client
-    with httpx2.Client(transport=httpx2.MockTransport(answer)) as http:
-        provider._client = client.copy(http_client=http)
-        for _ in provider.events():
-            pass
+    with _lock:
+        if request.api == "responses":
+            seed_event_union()  # before the provider's own warm-up asks the SDK for the map
+        provider: Any = make_provider(request)
+        provider.prepare()  # the shared client of this endpoint, built as the call builds it
+        if (request.api, request.stream) in _done:
+            return
+        client = provider._client
+        with httpx2.Client(transport=httpx2.MockTransport(answer)) as http:
+            provider._client = client.copy(http_client=http)
+            for _ in provider.events():
+                pass
+        _done.add((request.api, request.stream))
