@@ -76,40 +76,26 @@ def _plain(markdown: str) -> str:
 
 
 GOAL = re.compile(r"\b(?:this lesson|in this lesson|you will|you'll|you learn)\b", re.IGNORECASE)
-GOALS_HEADING = re.compile(r"(?:learning )?goals?\b\W*$", re.IGNORECASE)
+SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z])")
 
 
 def summary(nb: nbformat.NotebookNode, fallback: str) -> tuple[str, str]:
-    """The lesson's title (its first heading) and its goal in one line.
-
-    The goal is the opening prose's sentence saying what the lesson does ("This lesson…",
-    "You will…"), else the items under a "Goals" line, else the first sentence.
-    """
+    """The lesson's title (its first heading) and its goal in one line: the line under the
+    title when it is one sentence, else the opening prose's sentence saying what the lesson
+    does ("This lesson…", "You will…"), else its first sentence."""
     intro = next((cell.source for cell in nb.cells if cell.cell_type == "markdown"), "")
     heading = re.search(r"^#+\s+(.+)$", intro, flags=re.MULTILINE)
     title = _plain(heading.group(1)) if heading else fallback
     body = intro[heading.end() :] if heading else intro
-    lines = [line.strip() for line in body.splitlines()]
-    for n, line in enumerate(lines):  # "Learning goals:" then a list
-        if line and GOALS_HEADING.search(_plain(line.lstrip("#"))):
-            items = []
-            for item in lines[n + 1 :]:
-                if re.match(r"[-*]|\d+\.", item):
-                    items.append(_plain(re.sub(r"^(?:[-*]|\d+\.)\s*", "", item)))
-                elif items and item and not item.startswith("#"):
-                    items[-1] += " " + _plain(item)  # a list item's continuation line
-                elif items:
-                    break
-            if items:
-                return title, "; ".join(item.rstrip(".;") for item in items) + "."
-    prose = [
-        _plain(p)
-        for p in re.split(r"\n\s*\n", body)
-        if p.strip() and not p.lstrip().startswith("#")
+    paragraphs = [
+        _plain(p) for p in re.split(r"\n\s*\n", body) if p.strip() and p.lstrip()[0] not in "#-*|"
     ]
-    sentences = [s for p in prose for s in re.split(r"(?<=[.!?])\s+(?=[A-Z])", p)]
-    chosen = next((s for s in sentences if GOAL.search(s)), sentences[0] if sentences else "")
-    return title, chosen
+    if not paragraphs:
+        return title, ""
+    sentences = [s for p in paragraphs for s in SENTENCE_END.split(p)]
+    if len(SENTENCE_END.split(paragraphs[0])) == 1:
+        return title, paragraphs[0]
+    return title, next((s for s in sentences if GOAL.search(s)), sentences[0])
 
 
 def exporter() -> HTMLExporter:

@@ -48,7 +48,7 @@ def test_demo_runs_every_lesson_and_links_them(
     notebooks.mkdir()
     write(  # named to sort after "quickstart": the course order must put quickstart first
         notebooks / "a-broken-lesson.ipynb",
-        "# A broken lesson\n\nYou will see the demo go on after a failure.",
+        "# A broken lesson\n\nThe demo goes on after a failure.\n\n**Learning goals**\n\n- see it",
         "raise RuntimeError('this lesson breaks')",
     )
     write(
@@ -74,7 +74,7 @@ def test_demo_runs_every_lesson_and_links_them(
     links = re.findall(r'<li><a href="([^"]+)">([^<]+)</a> — ([^<]+?) ?(<strong.*)?</li>', index)
     assert [(href, title, goal) for href, title, goal, _ in links] == [
         ("quickstart.html", "A tiny lesson", "This lesson asks %%qwen one question offline."),
-        ("a-broken-lesson.html", "A broken lesson", "You will see the demo go on after a failure."),
+        ("a-broken-lesson.html", "A broken lesson", "The demo goes on after a failure."),
     ]
     assert links[0][3] == ""
     assert "failed: CellExecutionError: RuntimeError: this lesson breaks" in links[1][3]
