@@ -32,15 +32,29 @@ MARKER = "[no recording for this request]"
 
 
 def build_recording(lesson: str) -> Path | None:
-    """``recordings/<lesson>.yaml`` → ``.jsonl`` (None when the lesson has no answers file)."""
+    """``recordings/<lesson>.yaml`` → ``.jsonl`` (None when the lesson has no answers file).
+
+    The items are scripts/make_recording.py's; an item may also have ``after``: messages that
+    follow the prompt (a tool loop's later rounds: the assistant's calls and the results)."""
     source = RECORDINGS / f"{lesson}.yaml"
     if not source.exists():
         return None
     sys.path.insert(0, str(ROOT / "scripts"))
     import make_recording
 
+    from qwen_magic.emulator import replay
+
+    entries = []
+    for item in make_recording.read_items(source):
+        entry = make_recording.entry_of(item, 0.6, 60.0)
+        if item.get("after"):
+            entry["request"]["messages"] += replay.normalize_messages(item["after"])
+        entries.append(entry)
     target = source.with_suffix(".jsonl")
-    make_recording.main([str(source), "-o", str(target)])
+    target.unlink(missing_ok=True)
+    replay.append_entries(target, entries)
+    replay.read_entries(target)  # as the emulator will read it
+    print(f"{target.relative_to(ROOT)}: {len(entries)} answer(s)")
     return target
 
 
