@@ -67,7 +67,9 @@ def ask(prompt: str, **options: Any) -> Result:
 
     Options are the magic's long names (model, api, region, base_url, system, thinking,
     thinking_budget, temperature, top_p, max_tokens, seed, stop, preset, stream, format,
-    display, quiet, json, prefix); ``image=`` / ``video=`` take what ``-i`` / ``--video``
+    display, quiet, json, prefix, search, search_options); ``tools=[f, g]`` lets the model
+    call your functions (with ``tool_choice``, ``max_rounds``, ``yes``); ``image=`` /
+    ``video=`` take what ``-i`` / ``--video``
     take: a path, a glob, a URL, or the object itself (a PIL image, an array, bytes, or a
     list of them).
     Inside IPython the loaded extension's configuration is the default.
