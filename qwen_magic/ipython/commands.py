@@ -137,8 +137,7 @@ def cmd_emulator(magics: QwenMagics, rest: list[str]) -> None:
         print("Emulator stopped: calls go to the real service again.")
     else:
         raise QwenUsageError(
-            "Use `%qwencmd emulator start [--replay PATH [--speed X]]` or "
-            "`%qwencmd emulator stop`."
+            "Use `%qwencmd emulator start [--replay PATH [--speed X]]` or `%qwencmd emulator stop`."
         )
 
 
