@@ -61,7 +61,7 @@ def test_thinking_output_has_its_own_price():
 
 
 def test_a_thinking_answer_without_a_thinking_price_is_unknown():
-    c = cost(Usage(1000, 1000, 600), "qwen-plus", "sg")  # the sg page gives no thinking price
+    c = cost(Usage(1000, 1000, 600), "qwen-max", "sg")  # "Non-Thinking mode only"
     assert c.amount is None and "thinking" in c.note
 
 
@@ -78,10 +78,54 @@ def test_the_free_test_model_costs_nothing_anywhere():
 
 
 def test_an_unknown_model_or_region_is_unknown_never_a_number():
-    for model, region in (("qwen3.5-plus", "sg"), ("qwen-max", "cn"), ("my-model", "us")):
+    for model, region in (("qwen3.5-plus", "sg"), ("qwen-max", "hk"), ("my-model", "us")):
         c = cost(Usage(10, 10), model, region)
         assert c.amount is None and str(c) == "cost unknown"
         assert model in c.note and "QwenMagics.prices" in c.note
+
+
+# One model per added entry: it is priced, in its region's currency, from the page it cites.
+ADDED = [
+    ("qwen3-max", "sg", "USD", "/help/en/model-studio/model-pricing"),
+    ("qwen3.8-max", "sg", "USD", "/help/en/model-studio/model-pricing"),
+    ("qwen-plus", "sg", "USD", "/help/en/model-studio/model-pricing"),
+    ("qwen3.6-plus", "sg", "USD", "/help/en/model-studio/model-pricing"),
+    ("qwen-turbo", "sg", "USD", "/help/en/model-studio/billing-for-model-studio"),
+    ("qwen3-max", "cn", "CNY", "/zh/model-studio/model-pricing"),
+    ("qwen-max", "cn", "CNY", "/zh/model-studio/model-pricing"),
+    ("qwen3.8-max", "cn", "CNY", "/zh/model-studio/model-pricing"),
+    ("qwen3.6-plus", "cn", "CNY", "/zh/model-studio/model-pricing"),
+    ("qwen3.5-plus", "cn", "CNY", "/zh/model-studio/model-pricing"),
+    ("qwen3.5-flash", "cn", "CNY", "/zh/model-studio/model-pricing"),
+    ("qwen-flash", "cn", "CNY", "/zh/model-studio/model-pricing"),
+    ("qwen-turbo", "cn", "CNY", "/zh/model-studio/model-pricing"),
+    ("qwen-vl-max", "cn", "CNY", "/zh/model-studio/model-pricing"),
+    ("qwen-vl-plus", "cn", "CNY", "/zh/model-studio/model-pricing"),
+    ("qwen3-coder-plus", "cn", "CNY", "/zh/model-studio/model-pricing"),
+]
+
+
+@pytest.mark.parametrize(("model", "region", "currency", "page"), ADDED)
+def test_each_added_model_is_priced_from_its_page(model, region, currency, page):
+    c = cost(Usage(1000, 1000), model, region)
+    assert c.amount is not None and c.amount > 0
+    assert c.currency == currency and page in c.source and c.as_of
+
+
+def test_the_pricing_pages_tiers_count_k_as_1000_tokens():
+    """The pages say "128K equals 128,000 tokens": 128,001 input tokens take the next tier."""
+    at = cost(Usage(128_000, 0), "qwen3.5-plus", "cn").amount / 128_000
+    past = cost(Usage(128_001, 0), "qwen3.5-plus", "cn").amount / 128_001
+    assert past > at
+    assert cost(Usage(1_000_001, 0), "qwen3.5-plus", "cn").amount is None  # past "≤1M"
+
+
+def test_one_price_for_both_modes_prices_thinking_answers_the_same():
+    """A table that lists one output price for "Non-Thinking and Thinking modes"."""
+    plain = cost(Usage(1000, 1000), "qwen3-max", "sg")
+    thought = cost(Usage(1000, 1000, 600), "qwen3-max", "sg")
+    assert thought.amount == pytest.approx(plain.amount)
+    assert "thinking output" in thought.breakdown
 
 
 def test_no_tokens_yet_means_no_cost_yet():
