@@ -165,6 +165,19 @@ PRICES: dict[str, Any] = {
                 {"up_to": 1_000_000, "input": 8.0, "output": 48.0, "output_thinking": 48.0},
             ],
         },
+        # International page: "qwen3.5-plus | International | 0‹Token≤256K | $0.4 | $2.4 | $2.4 |
+        # 256K‹Token≤1M | $0.5 | $3 | $3" (input, output, thinking output).
+        {
+            "model": "qwen3.5-plus",
+            "regions": ["sg"],
+            "currency": "USD",
+            "as_of": READ,
+            "source": INTL,
+            "tiers": [
+                {"up_to": 256_000, "input": 0.4, "output": 2.4, "output_thinking": 2.4},
+                {"up_to": 1_000_000, "input": 0.5, "output": 3.0, "output_thinking": 3.0},
+            ],
+        },
         # "qwen3.5-plus (当前能力等同于qwen3.5-plus-2026-02-15) | 0<Token≤128K | 0.8元 | 4.8元 |
         # 4.8元 | 128K<Token≤256K | 2元 | 12元 | 12元 | 256K<Token≤1M | 4元 | 24元 | 24元".
         {

@@ -69,7 +69,7 @@ def test_dry_run_of_each_and_compare_estimates_the_total(ip, emulator):
 
 def test_dry_run_of_an_unknown_model_says_unknown(ip, emulator):
     with capture_output() as cap:
-        ip.run_cell_magic("qwen", "-m qwen3.5-plus --dry-run", "Hello")
+        ip.run_cell_magic("qwen", "-m qwen3-vl-plus --dry-run", "Hello")
     assert "cost unknown" in cap.outputs[0].data["text/markdown"]
 
 
@@ -102,7 +102,7 @@ def test_the_budget_checks_the_total_of_each(ip, emulator):
 def test_the_budget_refuses_a_model_it_cannot_price(ip, emulator):
     ip.run_line_magic("config", "QwenMagics.budget = 5")
     with pytest.raises(UsageError, match="can't be checked against it.*QwenMagics.prices"):
-        ip.run_cell_magic("qwen", "-q -m qwen3.5-plus", "Hi")
+        ip.run_cell_magic("qwen", "-q -m qwen3-vl-plus", "Hi")
     assert generation_requests(emulator) == []
 
 

@@ -35,7 +35,7 @@ def test_an_unknown_model_says_cost_unknown(ip, emulator):
     emulator.queue(Reply(text="Hi"))
     with capture_output() as cap:
         ip.run_line_magic("config", "QwenMagics.display = 'final'")
-        ip.run_cell_magic("qwen", "-m qwen3.5-plus --no-think", "Hi")
+        ip.run_cell_magic("qwen", "-m qwen3-vl-plus --no-think", "Hi")
     assert ip.user_ns["_qwen"].cost.amount is None
     assert "cost unknown" in markdown_of(cap)
 
@@ -71,11 +71,11 @@ def test_usage_shows_cost_per_model_and_the_total(ip, emulator):
     with capture_output():
         ip.run_cell_magic("qwen", "-q -m qwen-max", "one")
         ip.run_cell_magic("qwen", "-q -m qwen-max", "two")
-        ip.run_cell_magic("qwen", "-q -m qwen3.5-plus --no-think", "three")
+        ip.run_cell_magic("qwen", "-q -m qwen3-vl-plus --no-think", "three")
     table = ip.run_line_magic("qwencmd", "usage")
     rows = {row[0]: row for row in table.rows}
     assert rows["model"][-1] == "cost"
-    assert rows["qwen-max"][-1].startswith("$") and rows["qwen3.5-plus"][-1] == "1 call unknown"
+    assert rows["qwen-max"][-1].startswith("$") and rows["qwen3-vl-plus"][-1] == "1 call unknown"
     assert rows["total"][-1] == f"{rows['qwen-max'][-1]} + 1 call unknown"
 
 

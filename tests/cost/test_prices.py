@@ -78,7 +78,7 @@ def test_the_free_test_model_costs_nothing_anywhere():
 
 
 def test_an_unknown_model_or_region_is_unknown_never_a_number():
-    for model, region in (("qwen3.5-plus", "sg"), ("qwen-max", "hk"), ("my-model", "us")):
+    for model, region in (("qwen3-vl-plus", "sg"), ("qwen-max", "hk"), ("my-model", "us")):
         c = cost(Usage(10, 10), model, region)
         assert c.amount is None and str(c) == "cost unknown"
         assert model in c.note and "QwenMagics.prices" in c.note

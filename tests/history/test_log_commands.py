@@ -156,7 +156,7 @@ def test_history_returns_records_and_a_dataframe(ip, three):
 
 def test_the_cost_is_kept_and_shown_in_the_price_tables_currency(ip, emulator, log_file):
     ip.run_cell_magic("qwen", "-m qwen-plus -q -o r", "A priced question")
-    ip.run_cell_magic("qwen", "-m qwen3.5-plus --no-think -q -o u", "Not in the price table")
+    ip.run_cell_magic("qwen", "-m qwen3-vl-plus --no-think -q -o u", "Not in the price table")
     priced, unpriced = ip.user_ns["r"].cost, ip.user_ns["u"].cost
     assert priced.amount > 0 and unpriced.amount is None
     table = ip.run_line_magic("qwencmd", "log")
@@ -165,7 +165,7 @@ def test_the_cost_is_kept_and_shown_in_the_price_tables_currency(ip, emulator, l
     assert theirs.cost_detail["currency"] == priced.currency
     assert mine.cost is None
     shown = {row[2]: row[6] for row in table.table().rows[1:]}
-    assert shown == {"qwen-plus": str(priced), "qwen3.5-plus": "unknown"}
+    assert shown == {"qwen-plus": str(priced), "qwen3-vl-plus": "unknown"}
 
 
 def test_without_fts5_search_still_finds_calls(ip, emulator, tmp_path, monkeypatch):
