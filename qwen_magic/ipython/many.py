@@ -416,9 +416,11 @@ def conclude(magics: Any, call: ManyCall, results: list[Result]) -> Results | Co
     magics._store(value, call.out)
     failed = [r for r in results if r.error is not None]
     if call.display == "none" and failed:
+        from qwen_magic.render.safe import plain_text
+
+        first = plain_text(failed[0].error.summary())  # type: ignore[union-attr]
         print(
-            f"qwen: {len(failed)} of {len(results)} answers failed "
-            f"(first: {failed[0].error.summary()}); see .errors.",  # type: ignore[union-attr]
+            f"qwen: {len(failed)} of {len(results)} answers failed (first: {first}); see .errors.",
             file=sys.stderr,
         )
     return value

@@ -190,3 +190,22 @@ def test_an_interrupt_stops_every_run_and_keeps_what_finished(ip, emulator, magi
     streaming = [x for x in r if x.interrupted and x.text]
     assert len(streaming) == 2 and all(SLOW.startswith(x.text) for x in streaming)
     assert sum(1 for x in r if x.interrupted and not x.text) == 5  # never started
+
+
+def test_quiet_each_shows_a_hostile_server_message_without_its_escapes(
+    ip, emulator, capsys, monkeypatch
+) -> None:
+    from qwen_magic.emulator import faults
+
+    hostile = "Bad input\x1b]0;owned\x07\x1b[2J\x9b31m here"
+    monkeypatch.setattr(
+        faults, "invalid_parameter",
+        lambda _m: faults.ApiError(400, "InvalidParameter", hostile, "invalid_parameter_error",
+                                   "invalid_request_error"),
+    )  # fmt: skip
+    ip.user_ns["qs"] = ["a", "b"]
+    emulator.queue(Reply(fault="http_400"), Reply())
+    ip.run_cell_magic("qwen", "--each qs --concurrency 1 -q", "{item}")
+    err = capsys.readouterr().err
+    assert "1 of 2 answers failed" in err and "Bad input" in err and "here" in err
+    assert "\x1b" not in err and "\x07" not in err and "\x9b" not in err
