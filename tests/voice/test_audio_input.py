@@ -32,13 +32,7 @@ def clip(seconds: float = 0.5, rate: int = 16_000) -> bytes:
     return buffer.getvalue()
 
 
-@pytest.fixture(autouse=True)
-def _in_tmp(tmp_path, monkeypatch, shell):
-    monkeypatch.chdir(tmp_path)
-    saved = shell.config.pop("QwenMagics", None)
-    yield
-    if saved is not None:
-        shell.config.QwenMagics = saved
+pytestmark = pytest.mark.usefixtures("in_tmp")  # see conftest.py
 
 
 def ask(ip, line: str, prompt: str = "What is in this recording?"):

@@ -24,14 +24,7 @@ from qwen_magic.testing import Reply
 OMNI = "-m qwen3-omni-flash"
 
 
-@pytest.fixture(autouse=True)
-def _in_tmp(tmp_path, monkeypatch, shell):
-    """Files the speech may be saved to land in a temporary folder; default configuration."""
-    monkeypatch.chdir(tmp_path)
-    saved = shell.config.pop("QwenMagics", None)
-    yield
-    if saved is not None:
-        shell.config.QwenMagics = saved
+pytestmark = pytest.mark.usefixtures("in_tmp")  # see conftest.py
 
 
 def ask(ip, line: str, prompt: str = "Say hello"):
