@@ -358,8 +358,10 @@ class QwenMagics(Magics):
     def _warn_if_hidden(self, call: Call, result: Result) -> None:
         """With nothing displayed (-q, display="none") a failure must still be noticed."""
         if call.display == "none" and result.error is not None:
+            from qwen_magic.render.safe import plain_text  # a server's message: no escapes
+
             error = result.error
-            print(f"qwen: {error.summary()}. Fix: {error.hint}", file=sys.stderr)
+            print(plain_text(f"qwen: {error.summary()}. Fix: {error.hint}"), file=sys.stderr)
 
     def _conclude(self, call: Call, result: Result) -> None:
         """Store the Result (first: whatever fails next, ``_qwen`` is this cell's), record the
