@@ -97,13 +97,16 @@ def html(markdown: str) -> str:
     return MarkdownIt("commonmark").enable(["table"]).render(markdown)
 
 
-def test_a_long_table_freezes_between_rows_each_piece_a_table_with_its_header() -> None:
-    text = table()
+def rendered_pieces(text: str) -> list[tuple[str, str]]:
+    """The pieces ``text`` freezes into as it streams (more than ten), each with its HTML."""
     pieces = piece_texts(stream_through(text))
     assert len(pieces) > 10
+    return [(piece, html(piece)) for piece in pieces]
+
+
+def test_a_long_table_freezes_between_rows_each_piece_a_table_with_its_header() -> None:
     rows = []
-    for piece in pieces:
-        rendered = html(piece)
+    for piece, rendered in rendered_pieces(table()):
         if "| item" in piece or "<td>" in rendered:
             assert rendered.count("<table>") == 1, piece
             assert "<th>name</th>" in rendered, piece  # each piece says what its columns are
@@ -113,12 +116,8 @@ def test_a_long_table_freezes_between_rows_each_piece_a_table_with_its_header() 
 
 
 def test_a_long_list_freezes_between_items() -> None:
-    text = bullets()
-    pieces = piece_texts(stream_through(text))
-    assert len(pieces) > 10
     items = []
-    for piece in pieces:
-        rendered = html(piece)
+    for piece, rendered in rendered_pieces(bullets()):
         items += re.findall(r"<li>Item (\d+):", rendered)
         assert "<p>- Item" not in rendered and "<p>Item" not in rendered, piece
     assert items == [str(i) for i in range(200)]
@@ -143,12 +142,8 @@ def test_a_paragraph_is_not_cut_inside_bold_code_or_a_link() -> None:
 
 
 def test_a_long_code_block_freezes_as_closed_code_of_its_language() -> None:
-    text = code()
-    pieces = piece_texts(stream_through(text))
-    assert len(pieces) > 10
     steps = []
-    for piece in pieces:
-        rendered = html(piece)
+    for piece, rendered in rendered_pieces(code()):
         if "total_" in piece:
             assert rendered.count("<pre>") == 1 and 'class="language-python"' in rendered, piece
         steps += re.findall(r"# step (\d+)", piece)
