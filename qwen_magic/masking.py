@@ -73,6 +73,7 @@ def _remember(key: str) -> None:
             }
     with _lock:  # a new dict, so that a reader in another thread never sees one change
         _known = {**_known, key: tuple(sorted(forms, key=len, reverse=True))}
+        _probe_for(_known)
 
 
 def forget(key: str) -> None:
@@ -80,6 +81,7 @@ def forget(key: str) -> None:
     global _known
     with _lock:
         _known = {k: v for k, v in _known.items() if k != str(key)}
+        _probe_for(_known)
 
 
 def redact(value: Any) -> Any:
@@ -143,9 +145,35 @@ def hold_back(text: str) -> str:
     return text[: len(text) - longest] if longest else text
 
 
+# The blocks _pieces searches for, of every form of every key, found once per set of keys:
+# a text holding none of them holds no key (most texts), and is returned after a few finds.
+_probe: tuple[dict[str, tuple[str, ...]], tuple[str, ...]] = ({}, ())
+
+
+def _probe_for(known: dict[str, tuple[str, ...]]) -> tuple[str, ...]:
+    global _probe
+    if _probe[0] is not known:
+        blocks = {
+            form[offset : offset + BLOCK]
+            for forms in known.values()
+            for form in forms
+            for offset in _starts(len(form))
+        }
+        _probe = (known, tuple(sorted(blocks)))
+    return _probe[1]
+
+
+def _starts(n: int) -> list[int]:
+    """Where the blocks of a form of ``n`` characters start (none under MIN_KEY)."""
+    return sorted({*range(0, n - BLOCK + 1, BLOCK), n - BLOCK}) if n >= MIN_KEY else []
+
+
 def _redact_text(text: str) -> str:
+    known = _known  # one set of keys throughout, whatever another thread adds meanwhile
+    if len(text) < BLOCK or not any(block in text for block in _probe_for(known)):
+        return text
     spans: list[tuple[int, int, str]] = []
-    for key, forms in _known.items():
+    for key, forms in known.items():
         for form in forms:
             spans += [(a, b, mask(key)) for a, b in _pieces(text, form)]
     if not spans:
@@ -171,11 +199,8 @@ def _pieces(text: str, form: str) -> list[tuple[int, int]]:
     A run of 2*BLOCK-1 characters or more always contains one of the aligned blocks searched
     for, so a key cut anywhere (by a server, or by a 300-character limit) is still found."""
     n = len(form)
-    if n < MIN_KEY:
-        return []
-    starts = sorted({*range(0, n - BLOCK + 1, BLOCK), n - BLOCK})
     found: list[tuple[int, int]] = []
-    for offset in starts:
+    for offset in _starts(n):
         block = form[offset : offset + BLOCK]
         at = text.find(block)
         while at != -1:

@@ -1,6 +1,7 @@
 """The history hook: ``QwenMagics._after`` hands every finished call here (``%%qwen``,
 ``%qwen``, ``ask()``, each item of ``--each``, each variant of a compare, ``--fix``, the tool
-loop); one insert into the local log, with the notebook and cell it came from.
+loop); one insert into the local log, with the notebook and cell it came from (the answers
+of one ``--each`` or compare cell: one write for them all).
 
 Writing the history must never cost the user their answer: a failure is said once on stderr
 and the call goes on.
@@ -10,6 +11,7 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -23,7 +25,12 @@ def log_call(
     magics: Any, result: Result, request: Request | None = None, kind: str | None = None
 ) -> None:
     """Append ``result`` to the history unless ``QwenMagics.history`` is off."""
-    if not getattr(magics, "history", True):
+    log_calls(magics, [(result, request, kind)])
+
+
+def log_calls(magics: Any, calls: Sequence[tuple[Result, Request | None, str | None]]) -> None:
+    """Append several calls in one write (each answer of a ``--each`` or a compare)."""
+    if not getattr(magics, "history", True) or not calls:
         return
     from qwen_magic.logbook.store import HistoryStore
 
@@ -32,7 +39,8 @@ def log_call(
         _know_the_key(magics)
         from qwen_magic.logbook.record import values_of
 
-        store.add(values_of(result, request, kind, place_of(getattr(magics, "shell", None))))
+        place = place_of(getattr(magics, "shell", None))
+        store.add_many([values_of(result, request, kind, place) for result, request, kind in calls])
     except Exception as exc:
         where = str(store.path)
         if where not in _warned:

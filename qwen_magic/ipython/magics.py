@@ -457,15 +457,20 @@ class QwenMagics(Magics):
         return result
 
     def _after(
-        self, result: Result, request: Request | None = None, kind: str | None = None
+        self,
+        result: Result,
+        request: Request | None = None,
+        kind: str | None = None,
+        log: bool = True,
     ) -> None:
-        """Every finished call passes here (a cell, ask(), each --each item, each variant)."""
+        """Every finished call passes here (a cell, ask(), each --each item, each variant).
+        ``log=False``: the caller writes the history itself (many answers in one write)."""
         self.session.record(result)
         if self.session.recorder is not None:  # %qwencmd record start PATH
             from qwen_magic.ipython.recorder import record_call
 
             record_call(self, self.session.recorder, result, request)
-        if self.history:  # the local log (%qwencmd log): one insert
+        if self.history and log:  # the local log (%qwencmd log): one insert
             from qwen_magic.ipython.logbook import log_call
 
             log_call(self, result, request, kind)

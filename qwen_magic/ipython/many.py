@@ -405,8 +405,13 @@ def submit_batch(magics: Any, call: ManyCall) -> Any:
 
 def conclude(magics: Any, call: ManyCall, results: list[Result]) -> Results | Comparison:
     """Record usage, store in ``-o`` and ``_qwen``, and say so when failures were hidden."""
-    for result, request in zip(results, call.requests, strict=False):
-        magics._after(result, request, call.kind)  # usage; one history row per answer
+    calls = [(r, q, call.kind) for r, q in zip(results, call.requests, strict=False)]
+    for result, request, kind in calls:
+        magics._after(result, request, kind, log=False)  # usage, recorder, budget
+    if magics.history:  # one history row per answer, in one write
+        from qwen_magic.ipython.logbook import log_calls
+
+        log_calls(magics, calls)
     stopped = any(r.interrupted for r in results)
     value: Results | Comparison
     if call.kind == "each":

@@ -263,14 +263,21 @@ class HistoryStore:
     # ------------------------------------------------------------------ writing
     def add(self, values: dict[str, Any]) -> int:
         """Append one call; returns its id."""
+        return self.add_many([values])[0]
+
+    def add_many(self, rows: Sequence[dict[str, Any]]) -> list[int]:
+        """Append calls in one transaction (the answers of one ``--each`` cell); their ids."""
         known = {f.name for f in fields(Entry)} - {"id"}
-        row = {key: _column(key, value) for key, value in values.items() if key in known}
-        row.setdefault("time", time.time())
-        names = ", ".join(row)
-        marks = ", ".join("?" for _ in row)
+        ids = []
         with self._write() as db:
-            cursor = db.execute(f"insert into calls ({names}) values ({marks})", list(row.values()))
-        return int(cursor.lastrowid or 0)
+            for values in rows:
+                row = {key: _column(key, value) for key, value in values.items() if key in known}
+                row.setdefault("time", time.time())
+                names, marks = ", ".join(row), ", ".join("?" for _ in row)
+                sql = f"insert into calls ({names}) values ({marks})"
+                cursor = db.execute(sql, [*row.values()])
+                ids.append(int(cursor.lastrowid or 0))
+        return ids
 
     def delete(self, query: Query, *, everything: bool = False) -> int:
         """Delete what ``query`` matches (all rows only with ``everything``); the count."""
