@@ -45,12 +45,18 @@ def log_calls(magics: Any, calls: Sequence[tuple[Result, Request | None, str | N
         where = str(store.path)
         if where not in _warned:
             _warned.add(where)
+            from qwen_magic.errors import QwenUsageError
             from qwen_magic.masking import redact
 
+            advice = (  # (the store's own errors say already what to do)
+                ""
+                if isinstance(exc, QwenUsageError)
+                else " Set QwenMagics.history_path to a writable file, or "
+                "%config QwenMagics.history = False."
+            )
+            reason = redact(str(exc)).rstrip(".")
             print(
-                f"qwen: this call was not added to the history ({where}): "
-                f"{redact(str(exc))}. Set QwenMagics.history_path to a writable file, or "
-                "%config QwenMagics.history = False.",
+                f"qwen: this call was not added to the history ({where}): {reason}.{advice}",
                 file=sys.stderr,
             )
 

@@ -314,8 +314,20 @@ class HistoryStore:
 
 
 def _prepare(db: sqlite3.Connection) -> None:
-    """Create or upgrade the schema (once per file per process); WAL mode."""
-    db.execute("pragma journal_mode = wal")
+    """Create or upgrade the schema (once per file per process); WAL mode.
+
+    Two kernels opening a new file at once: switching it to WAL can answer "database is
+    locked" at once, without waiting (SQLite's busy handler does not cover that step), so it
+    is tried again for up to BUSY_MS."""
+    deadline = time.monotonic() + BUSY_MS / 1000
+    while True:
+        try:
+            db.execute("pragma journal_mode = wal")
+            break
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.01)
     db.execute("begin immediate")
     try:
         version = db.execute("pragma user_version").fetchone()[0]

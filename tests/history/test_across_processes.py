@@ -77,6 +77,44 @@ def test_two_processes_writing_at_once_lose_and_corrupt_nothing(log_file, tmp_pa
         assert found.fetchone()[0] == 2 * count
 
 
+NAMES = ("a", "b", "c", "d")
+# The writer, its modules loaded before "ready" (as a warmed-up kernel has them), so that the
+# first calls of the kernels really come together.
+FIRST_CALL = WRITER.replace(
+    "from qwen_magic.result import Result\n",
+    "from qwen_magic.result import Result\nimport qwen_magic.logbook.record, "
+    "qwen_magic.logbook.store, qwen_magic.options.keys, qwen_magic.ipython.kernel\n",
+)
+
+
+def test_kernels_that_start_a_new_history_at_once_all_write_theirs(tmp_path):
+    """Four kernels whose first calls come together on a machine with no history yet: each
+    one's call is written (the switch to WAL could answer "database is locked" at once)."""
+    for round_ in range(12):
+        data = tmp_path / f"round{round_}"
+        go = data / "go"
+        data.mkdir()
+        env = {**os.environ, "QWEN_MAGIC_DATA_DIR": str(data)}
+        writers = [
+            subprocess.Popen(
+                [sys.executable, "-c", FIRST_CALL, name, str(go), "1"],
+                env=env,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+            )
+            for name in NAMES
+        ]
+        for writer in writers:
+            assert writer.stdout is not None and writer.stdout.readline().strip() == "ready"
+        go.touch()
+        for writer in writers:
+            out, err = writer.communicate(timeout=120)
+            assert writer.returncode == 0 and err == "", err  # no "not added to the history"
+        logged = sorted(r["prompt"] for r in rows(data / "history.sqlite3"))
+        assert logged == [f"prompt {name} 0" for name in NAMES]
+
+
 def _notebook(*sources: str) -> Any:
     nb = new_notebook(cells=[new_code_cell(source) for source in sources])
     nb.metadata["kernelspec"] = {
