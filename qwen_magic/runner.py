@@ -538,12 +538,15 @@ def _show_plain(result: Result) -> None:
     with contextlib.suppress(Exception):
         from IPython.display import publish_display_data
 
+        from qwen_magic.render.safe import plain_text
+
         lines = [result.text] if result.text else []
         if result.interrupted:
             lines.append("[stopped]")
         if result.error is not None:
             lines.append(f"[error] {result.error.summary()}")
-        publish_display_data({"text/plain": "\n\n".join(lines) or "[no answer]"})
+        text = plain_text("\n\n".join(lines))  # model and server text: no escape sequences
+        publish_display_data({"text/plain": text or "[no answer]"})
 
 
 class _Unavailable:

@@ -134,10 +134,12 @@ class BatchJob:
         except QwenUsageError:
             raise
         except Exception as exc:
+            from qwen_magic.render.safe import plain_text
+
             error = masking.redact_fields(from_openai_error(exc))
-            raise QwenUsageError(
+            raise QwenUsageError(  # the server's words: no escape sequence reaches a terminal
                 f"Could not {what} for Batch job {self.id} at {self.record.base_url}: "
-                f"{error.summary()}"
+                f"{plain_text(error.summary())}"
             ) from None
 
     def status(self) -> JobStatus:
@@ -296,7 +298,10 @@ def update_part(part: Part, batch: Any) -> None:
     part.error_file_id = batch.error_file_id or part.error_file_id
     errors = getattr(getattr(batch, "errors", None), "data", None) or []
     if errors:
-        part.note = "; ".join(masking.redact(str(e.message or e.code)) for e in errors[:3])
+        from qwen_magic.render.safe import plain_text
+
+        notes = (masking.redact(str(e.message or e.code)) for e in errors[:3])
+        part.note = plain_text("; ".join(notes))  # the server's words, shown in terminals too
 
 
 def _not_run(part: Part) -> str:

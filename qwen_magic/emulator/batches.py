@@ -162,6 +162,9 @@ class BatchDesk:
         self.expire = False
         self.cancel_delay = 0.0
         self.fail: set[str] = set()
+        # The next Files/Batches call answers this error instead (once): a server's own words
+        # reaching the user, e.g. ``ApiError(500, "InternalError", "…")``.
+        self.refuse_next: ApiError | None = None
         self.shuffle = False
         self.files: dict[str, StoredFile] = {}
         self.jobs: dict[str, Job] = {}
@@ -363,6 +366,9 @@ class BatchDesk:
 def handle(desk: BatchDesk, exchange: Exchange, next_reply: Callable[[], Reply]) -> None:
     """Serve one Files/Batches request (``exchange.record.protocol`` says which)."""
     protocol = exchange.record.protocol
+    refused, desk.refuse_next = desk.refuse_next, None
+    if refused is not None:
+        raise refused
     if protocol == "files-create":
         desk.upload(exchange)
     elif protocol in ("files-get", "files-content"):

@@ -558,8 +558,10 @@ def _fallback(request: Request, renderer: Any, exc: Exception | None) -> Result:
     try:
         renderer.finish(result)
     except Exception:  # the renderer may be what broke: say it on stderr instead
+        from qwen_magic.render.safe import plain_text
+
         summary = error.summary() if error is not None else "Interrupted: no answer was kept."
-        print(f"qwen: {summary}", file=sys.stderr)
+        print(f"qwen: {plain_text(summary)}", file=sys.stderr)
     return result
 
 

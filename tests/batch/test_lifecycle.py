@@ -180,3 +180,18 @@ def test_ask_many_with_batch_gives_the_same_job(ip, emulator):
     results = job.wait().results()
     assert results.texts == ["Echo: Say a", "Echo: Say b", "Echo: Say c"]
     assert results.items == ["a", "b", "c"]
+
+
+def test_a_hostile_server_message_about_a_job_reaches_the_user_without_escapes(ip, emulator):
+    from qwen_magic.emulator.faults import ApiError
+
+    emulator.batches.duration = 100  # still running: %qwencmd job asks the service
+    job = submit(ip)
+    hostile = "Try later\x1b]52;c;ZXZpbA==\x07\x1b[2J\x9b31m please"
+    emulator.batches.refuse_next = ApiError(400, "InvalidParameter", hostile, "invalid_parameter")
+    with pytest.raises(UsageError) as raised:
+        ip.run_line_magic("qwencmd", f"job {job.id}")
+    said = str(raised.value)
+    assert "Could not read the status" in said and "Try later" in said and "please" in said
+    assert "\x1b" not in said and "\x07" not in said and "\x9b" not in said
+    assert job.status().status == "validating"  # the next call is answered as ever

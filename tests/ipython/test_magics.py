@@ -459,3 +459,18 @@ def test_a_refused_local_server_asks_whether_it_is_up(ip, magics) -> None:
     run_cell(ip, "-q -o r", "Hello")
     hint = ip.user_ns["r"].error.hint
     assert hint.endswith("is the server up?") and "?." not in hint
+
+
+def test_when_the_view_fails_the_answer_shows_as_text_without_escapes(ip, emulator, monkeypatch):
+    from qwen_magic.render.live import LiveRenderer
+
+    def broken(self, results):  # a widget library that fails at the end of the answer
+        raise RuntimeError("the frontend went away")
+
+    monkeypatch.setattr(LiveRenderer, "finish", broken)
+    emulator.queue(Reply(text="Hello\x1b]52;c;ZXZpbA==\x07\x1b[2J there"))
+    cap = run_cell(ip, "-o r", "Hi")
+    shown = cap.outputs[-1].data["text/plain"]
+    assert "Hello" in shown and "there" in shown and "the display failed" in shown
+    assert "\x1b" not in shown and "\x07" not in shown
+    assert ip.user_ns["r"].text.startswith("Hello")  # the Result keeps what was said
