@@ -5,6 +5,7 @@ table shows them literally, the full view through ``render/safe.py``."""
 from __future__ import annotations
 
 import importlib
+import re
 from dataclasses import asdict
 from typing import Any
 
@@ -194,11 +195,18 @@ class EntryView:
         return plain_text("\n\n".join(blocks))
 
 
+# A thumbnail we wrote: a JPEG data URL, base64 and nothing else (the file is the user's to
+# edit, so what it holds is checked before it becomes an attribute).
+_THUMBNAIL = re.compile(r"data:image/jpeg;base64,[A-Za-z0-9+/]+={0,2}")
+
+
 def _media_markdown(media: dict[str, Any]) -> str:
     name = str(media.get("source") or media.get("url") or media.get("kind") or "")
     size = media.get("size")
-    label = plain_markdown(name) + (f" ({size[0]}×{size[1]})" if size else "")
+    label = plain_markdown(name)
+    if isinstance(size, list) and len(size) == 2 and all(type(n) is int for n in size):
+        label += f" ({size[0]}×{size[1]})"
     thumb = media.get("thumbnail")
-    if isinstance(thumb, str) and thumb.startswith("data:image/jpeg;base64,"):
+    if isinstance(thumb, str) and _THUMBNAIL.fullmatch(thumb):
         return f'<img src="{thumb}" alt="" height="48"> {label}'
     return label

@@ -181,3 +181,20 @@ def test_without_fts5_search_still_finds_calls(ip, emulator, tmp_path, monkeypat
     assert [e.id for e in ip.run_line_magic("qwencmd", "log search PHOTOSYNTH light")] == [1]
     ip.run_line_magic("qwencmd", "log forget search rain")
     assert [r["id"] for r in rows(path)] == [1]
+
+
+def test_show_keeps_an_edited_history_files_media_as_text(ip, emulator, log_file):
+    import json
+    import sqlite3
+
+    ask(ip, emulator, "What is this?", "A cat.", "-q")
+    media = [{"source": "dog.png", "size": [4, 3], "thumbnail": "data:image/jpeg;base64,/9j/AA=="},
+             {"source": "cat.png", "size": ["<b onclick=alert(1)>", 2],
+              "thumbnail": 'data:image/jpeg;base64,AAAA" onerror="alert(1)'}]  # fmt: skip
+    with sqlite3.connect(log_file) as db:
+        db.execute("update calls set media = ?", [json.dumps(media)])
+    markdown = ip.run_line_magic("qwencmd", "log show 1")._repr_markdown_()
+    shown = '<img src="data:image/jpeg;base64,/9j/AA==" alt="" height="48"> dog.png (4×3)'
+    assert shown in markdown
+    assert "cat.png" in markdown and markdown.count("<img") == 1
+    assert "onerror" not in markdown and "onclick" not in markdown
