@@ -91,7 +91,9 @@ class MarkdownStream:
         budget: float = BUDGET,
         max_wait: float = MAX_WAIT,
         max_height: str | None = ANSWER_HEIGHT,
+        layout: Any = None,
     ) -> None:
+        """``layout``: a plain ``Layout`` to share (the panel's), else one of its own."""
         import ipywidgets as w
 
         self._w = w
@@ -99,7 +101,8 @@ class MarkdownStream:
         self.piece = piece
         self.budget = budget  # 0: re-send the tail at every change
         self.max_wait = max_wait
-        self._layout = w.Layout()  # shared by every piece and group: one model, not one each
+        # shared by every piece and group: one model, not one each
+        self._layout = layout if layout is not None else w.Layout()
         self.tail = w.Output(layout=self._layout)
         self._frozen: list[Any] = []
         self._groups: list[Any] = []
@@ -209,13 +212,16 @@ class AnswerPanel:
             title = variant_titles([request])[0]
         self.request = request
         self.refreshes = 0
-        self.reasoning = MarkdownStream(max_height=REASONING_HEIGHT)
-        self.thinking = w.Accordion(children=[self.reasoning.box], selected_index=0)
-        self.thinking.set_title(0, "Thinking…")
-        self.thinking.layout.display = "none"
+        # Widgets with nothing of their own to lay out share one Layout (and the HTML ones one
+        # style): each is a model the browser is sent, and a panel is made for every cell.
+        self._plain = w.Layout()
+        # The reasoning section is made when reasoning first arrives (most answers have none).
+        self.reasoning: MarkdownStream | None = None
+        self.thinking: Any = None
         mime = "text/html" if request.format == "html" else "text/markdown"
-        self.answer = MarkdownStream(mime=mime)
-        self.footer = w.HTML("<small>connecting…</small>")
+        self.answer = MarkdownStream(mime=mime, layout=self._plain)
+        self.footer = w.HTML("<small>connecting…</small>", layout=self._plain)
+        self._style = self.footer.style  # (a grid panel's header shares it)
         # --tools: a folded row per call (and Run/Skip), before the answer; --search: sources
         self.tool_rows: Any = _tool_rows() if request.tools else None
         self.sources: Any = _sources_widget() if request.search else None
@@ -227,14 +233,17 @@ class AnswerPanel:
         inputs += chips_widgets(request.attachments)
         self._name_model = stop is not None
         if stop is None:
-            self.header: Any = w.HTML(f"<small><b>{html.escape(title)}</b></small>")
+            self.header: Any = w.HTML(
+                f"<small><b>{html.escape(title)}</b></small>", layout=self._plain, style=self._style
+            )
             top = [w.HBox([self.header, *extra], layout=w.Layout(align_items="center"))]
             bottom: Any = self.footer
         else:
             self.header, top = None, []
             bottom = w.HBox([stop, self.footer, *extra], layout=w.Layout(align_items="center"))
+        self._thinking_at = len(top) + len(inputs)  # where the reasoning section goes
         self.widget: Any = w.VBox(
-            [*top, *inputs, self.thinking, *extras, self.answer.box, *after, bottom]
+            [*top, *inputs, *extras, self.answer.box, *after, bottom], layout=self._plain
         )
         self.widget.add_class("qwen-live")
         self._answer_started = False
@@ -243,12 +252,12 @@ class AnswerPanel:
     def update(self, result: Result) -> None:
         self.refreshes += 1
         if result.reasoning:
-            self.thinking.layout.display = ""
-            self.reasoning.show(result.reasoning)
+            self._reasoning_section(result).show(result.reasoning)
         if result.text and not self._answer_started:
             self._answer_started = True
-            self.thinking.selected_index = None  # collapse when the answer begins
-            self.thinking.set_title(0, thinking_summary(result))
+            if self.thinking is not None:
+                self.thinking.selected_index = None  # collapse when the answer begins
+                self.thinking.set_title(0, thinking_summary(result))
         if self.tool_rows is not None:
             self.tool_rows.show(result.steps)
         self.answer.show(result.text)
@@ -268,6 +277,22 @@ class AnswerPanel:
             self._footer_state = (elapsed, result.usage, retry)
             line = usage_line(result, name_model=self._name_model)  # (or the header does)
             self.footer.value = f"<small>{html.escape(line)}</small>"
+
+    def _reasoning_section(self, result: Result) -> MarkdownStream:
+        """The folding "Thinking…" section, made (open) the first time reasoning arrives."""
+        if self.reasoning is None:
+            import ipywidgets as w
+
+            self.reasoning = MarkdownStream(max_height=REASONING_HEIGHT, layout=self._plain)
+            started = self._answer_started  # (reasoning after the answer: a later tool round)
+            self.thinking = w.Accordion(
+                children=[self.reasoning.box], selected_index=None if started else 0
+            )
+            self.thinking.set_title(0, thinking_summary(result) if started else "Thinking…")
+            children = list(self.widget.children)
+            children.insert(self._thinking_at, self.thinking)
+            self.widget.children = tuple(children)
+        return self.reasoning
 
     def close(self) -> None:
         """Free every widget model of the panel."""
@@ -345,7 +370,7 @@ class LiveRenderer:
             self._box = w.VBox([top, grid])
         style = w.HTML(f"<style>{LIVE_CSS}</style>", layout=w.Layout(display="none"))
         self._box.children = (*self._box.children, style)
-        self.handle = display(self._box, display_id=True)
+        self.handle = display(widget_view(self._box), raw=True, display_id=True)
 
     def update(self, results: Sequence[Result | None] | Result, ended: Sequence[bool] = ()) -> None:
         self.refreshes += 1
@@ -406,6 +431,14 @@ class LiveRenderer:
         for panel in self.panels:
             panel.widget = None  # (closed with the box, or below)
         self.panels = []
+
+
+def widget_view(widget: Any, text: str = "qwen: answering… (a live view of widgets)") -> dict:
+    """The display bundle of ``widget``: what ``display(widget)`` sends, with a short
+    ``text/plain`` instead of the repr of the whole widget tree (which costs more than the
+    widgets); the static output replaces it at the end."""
+    view = {"version_major": 2, "version_minor": 0, "model_id": widget.model_id}
+    return {"application/vnd.jupyter.widget-view+json": view, "text/plain": text}
 
 
 def _tool_rows() -> Any:

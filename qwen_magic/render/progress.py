@@ -119,7 +119,10 @@ class ProgressView:
         self.panel = w.HTML("")
         top = w.HBox([self.bar, stop, self.status], layout=w.Layout(align_items="center"))
         self._box = w.VBox([top, self.panel])
-        self.handle = display(self._box, display_id=True)
+        from qwen_magic.render.live import widget_view
+
+        view = widget_view(self._box, f"qwen: {self.total} answers… (a live view of widgets)")
+        self.handle = display(view, raw=True, display_id=True)
 
     def update(self, results: Sequence[Result | None] | Result, ended: Sequence[bool] = ()) -> None:
         if self._box is None:
