@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import ast
 import builtins
+import functools
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -138,20 +139,15 @@ def _value(
     calls: bool,
     kept: list[str],
 ) -> Any:
-    try:
-        tree = ast.parse(source, mode="eval")
-    except SyntaxError:
+    parsed = _parsed(source)
+    if parsed is None:
         return _AS_WRITTEN
+    tree, root, names = parsed
     in_code = open_fence(text[: match.start()]) is not None
     # {type}, {input}, {max} in prose are words, not Python's builtins: a bare reference must
     # name one of the user's variables; builtins count only inside an expression ({len(df)}).
-    root = root_name(tree)
     reference = root is not None
-    missing = {
-        n
-        for n in free_names(tree)
-        if n not in namespace and (n == root or not hasattr(builtins, n))
-    }
+    missing = {n for n in names if n not in namespace and (n == root or not hasattr(builtins, n))}
     if missing:
         if reference and not in_code:
             word = sorted(missing)[0]
@@ -166,6 +162,17 @@ def _value(
             kept.append("{" + source + "}")
         return _AS_WRITTEN
     return evaluate(tree, namespace, f"{{{source}}} in the prompt")
+
+
+@functools.lru_cache(maxsize=256)
+def _parsed(source: str) -> tuple[ast.Expression, str | None, frozenset[str]] | None:
+    """``{source}`` parsed, its root name and its free names (None: not Python); once per
+    expression, not once per item of ``--each`` (the tree is only read, never changed)."""
+    try:
+        tree = ast.parse(source, mode="eval")
+    except SyntaxError:
+        return None
+    return tree, root_name(tree), frozenset(free_names(tree))
 
 
 def kept_note(kept: list[str], calls: bool) -> str:
