@@ -2,11 +2,14 @@
 
     .venv/bin/python benchmarks/many.py            # P4, P6, P4b: about 1.5 minutes
     .venv/bin/python benchmarks/many.py --quick    # P4 with 32 prompts, fewer P6 cells
+    .venv/bin/python benchmarks/many.py --repeat 5 # P4's cell and its SDK floor, 5 times
 
 P4   64 prompts, each answer 0.5 s late (emulated latency): ``%%qwen --each --concurrency 16``
-     vs the same cell with ``--concurrency 1``; the ideal is 64/16 × 0.5 s.
+     vs the same cell with ``--concurrency 1``; the ideal is 64/16 × 0.5 s. Beside it, the
+     floor this machine sets: the same prompts through one openai client from 16 threads.
 P6   100 short cells one after another: ``%%qwen`` (live view) vs one persistent openai client
-     streaming from the same endpoint; the per-cell ratio.
+     streaming from the same endpoint; the per-cell ratio at 0.1 s latency (faster than the
+     service ever answers), and at 0 s the cell's own cost in milliseconds.
 P4b  1,000 prompts at concurrency 64: this process's CPU time per prompt, and the widget
      messages per second the progress view sends.
 
@@ -107,12 +110,68 @@ def each(ip: Any, n: int, concurrency: int) -> tuple[float, float, Any]:
     return time.perf_counter() - wall, time.process_time() - cpu, ip.user_ns["r"]
 
 
+def sdk_pool(child: Child, n: int, concurrency: int) -> float:
+    """The floor: the same prompts through one openai client from a pool of ``concurrency``
+    threads, each stream read to its end (no qwen_magic at all); the wall time."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    import openai
+
+    client = openai.OpenAI(base_url=child.compat_base, api_key=API_KEY, max_retries=0)
+
+    def one(k: int) -> None:
+        stream = client.chat.completions.create(  # type: ignore[call-overload]
+            model="qwen3.5-plus", messages=[{"role": "user", "content": f"question {k}"}],
+            stream=True, stream_options={"include_usage": True},
+            extra_body={"enable_thinking": False},
+        )  # fmt: skip
+        for _chunk in stream:
+            pass
+
+    with ThreadPoolExecutor(concurrency) as pool:
+        list(pool.map(one, range(concurrency)))  # warm-up: connections
+    start = time.perf_counter()
+    with ThreadPoolExecutor(concurrency) as pool:
+        list(pool.map(one, range(n)))
+    return time.perf_counter() - start
+
+
+def httpx_pool(child: Child, n: int, concurrency: int) -> float:
+    """The rig's own floor: the same requests with plain httpx from ``concurrency`` threads,
+    each stream's bytes read to the end and not parsed (what the emulator and the network
+    cost); the wall time."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    import httpx
+
+    url = child.compat_base + "/chat/completions"
+    headers = {"Authorization": f"Bearer {API_KEY}"}
+    with httpx.Client() as client:
+
+        def one(k: int) -> None:
+            body = {"model": "qwen3.5-plus", "stream": True, "enable_thinking": False,
+                    "messages": [{"role": "user", "content": f"question {k}"}],
+                    "stream_options": {"include_usage": True}}  # fmt: skip
+            with client.stream("POST", url, json=body, headers=headers) as response:
+                for _piece in response.iter_raw():
+                    pass
+
+        with ThreadPoolExecutor(concurrency) as pool:
+            list(pool.map(one, range(concurrency)))  # warm-up: connections
+        start = time.perf_counter()
+        with ThreadPoolExecutor(concurrency) as pool:
+            list(pool.map(one, range(n)))
+        return time.perf_counter() - start
+
+
 def p4(n: int, latency: float, concurrency: int) -> list[tuple[str, str, str, str, str]]:
     child = Child(latency)
     try:
         ip, _ = shell(child)
         each(ip, 4, 4)  # warm-up: SDK import, client, widgets
         fast, _, r_fast = each(ip, n, concurrency)
+        floor = sdk_pool(child, n, concurrency)
+        rig = httpx_pool(child, n, concurrency)
         slow, _, r_slow = each(ip, n, 1)
     finally:
         child.stop()
@@ -126,6 +185,12 @@ def p4(n: int, latency: float, concurrency: int) -> list[tuple[str, str, str, st
         (f"P4 c={concurrency} / ideal {n}/{concurrency} x {latency} s",
          f"{fast:.2f} s / {ideal:.2f} s", f"{overhead:.2f}x", "<= 1.15x",
          _verdict(overhead <= 1.15)),
+        (f"P4 floor: one openai client, {concurrency} threads, no qwen_magic / ideal",
+         f"{floor:.2f} s / {ideal:.2f} s", f"{floor / ideal:.2f}x", "info", "info"),
+        (f"P4 c={concurrency} / that floor", f"{fast:.2f} s / {floor:.2f} s",
+         f"{fast / floor:.2f}x", "info", "info"),
+        ("P4 the emulator's floor: plain httpx, bytes not parsed / ideal",
+         f"{rig:.2f} s / {ideal:.2f} s", f"{rig / ideal:.2f}x", "info", "info"),
     ]  # fmt: skip
 
 
@@ -161,6 +226,13 @@ def p6(cells: int, latency: float) -> list[tuple[str, str, str, str, str]]:
     finally:
         child.stop()
     a, b = times["magic"] / cells, times["sdk"] / cells
+    if not latency:  # the emulator answers at once: the cell's fixed cost, in milliseconds
+        return [
+            (f"P6 {cells} cells, 0 s latency: %%qwen / one SDK client, per cell",
+             f"{a * 1000:.1f} ms / {b * 1000:.1f} ms", f"{a / b:.2f}x", "info", "info"),
+            ("P6 the cell's own cost (no latency)", f"{(a - b) * 1000:.1f} ms", "", "info",
+             "info"),
+        ]  # fmt: skip
     return [
         (f"P6 {cells} cells, {latency} s latency: %%qwen / one SDK client, per cell",
          f"{a * 1000:.1f} ms / {b * 1000:.1f} ms", f"{a / b:.2f}x", "<= 1.2x",
@@ -193,6 +265,22 @@ def p4b(n: int, latency: float, concurrency: int) -> list[tuple[str, str, str, s
     ]  # fmt: skip
 
 
+def repeat(times: int, n: int, latency: float, concurrency: int) -> None:
+    """P4's concurrent cell and the bare SDK pool side by side, ``times`` times (the spread)."""
+    child = Child(latency)
+    try:
+        ip, _ = shell(child)
+        each(ip, 4, 4)
+        ideal = n / concurrency * latency
+        print("run  %%qwen --each / ideal  bare SDK / ideal  %%qwen / SDK")
+        for k in range(times):
+            fast, _, _r = each(ip, n, concurrency)
+            floor = sdk_pool(child, n, concurrency)
+            print(f"{k + 1:<4} {fast / ideal:<19.2f} {floor / ideal:<16.2f} {fast / floor:.2f}")
+    finally:
+        child.stop()
+
+
 def _verdict(ok: bool) -> str:
     return "pass" if ok else "FAIL"
 
@@ -201,9 +289,13 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--serve", type=float)
     parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--repeat", type=int, help="only P4's cell and floor, this many times")
     args = parser.parse_args()
     if args.serve is not None:
         serve(args.serve)
+        return
+    if args.repeat:
+        repeat(args.repeat, 64, 0.5, 16)
         return
     import platform
 
