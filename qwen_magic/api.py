@@ -104,6 +104,9 @@ def ask(prompt: str, **options: Any) -> Result:
     tools = prepare_tools(options, user_ns)  # tools=[f, g]: their schemas
     request = magics_request(magics, prompt, options)
     request.attachments = attachments
+    from qwen_magic.ipython.budget import before_sending
+
+    before_sending(magics, [request])  # the session budget counts ask() too
     note_search(magics.session, request.api, request.search)
     display = "none" if options.get("quiet") else options.get("display") or magics.display
     # Synchronous and without a Stop button: only an interrupt can stop this run early.

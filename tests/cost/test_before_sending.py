@@ -125,3 +125,13 @@ def test_a_bad_budget_is_refused_at_config_time(ip, magics, caplog):
     ip.run_line_magic("config", "QwenMagics.budget = -1")
     assert "QwenMagics.budget must be an amount" in caplog.text
     assert magics.budget is None
+
+
+def test_the_budget_refuses_ask_too(ip, emulator):
+    import qwen_magic
+
+    ip.run_line_magic("config", "QwenMagics.budget = 0.001")  # under 1000 × $6.4/M
+    with pytest.raises(UsageError, match="Over budget.*Nothing was sent"):
+        qwen_magic.ask("Write an essay", model="qwen-max", max_tokens=1000, quiet=True)
+    assert generation_requests(emulator) == []
+    assert qwen_magic.ask("Hi", model="qwen-max", max_tokens=10, quiet=True).text  # within it
