@@ -113,8 +113,6 @@ def each(ip: Any, n: int, concurrency: int) -> tuple[float, float, Any]:
 def sdk_pool(child: Child, n: int, concurrency: int) -> float:
     """The floor: the same prompts through one openai client from a pool of ``concurrency``
     threads, each stream read to its end (no qwen_magic at all); the wall time."""
-    from concurrent.futures import ThreadPoolExecutor
-
     import openai
 
     client = openai.OpenAI(base_url=child.compat_base, api_key=API_KEY, max_retries=0)
@@ -128,8 +126,16 @@ def sdk_pool(child: Child, n: int, concurrency: int) -> float:
         for _chunk in stream:
             pass
 
+    return pooled(one, n, concurrency)
+
+
+def pooled(one: Any, n: int, concurrency: int) -> float:
+    """``one(k)`` for k < n from a pool of ``concurrency`` threads, after a warm-up round
+    (connections); the wall time."""
+    from concurrent.futures import ThreadPoolExecutor
+
     with ThreadPoolExecutor(concurrency) as pool:
-        list(pool.map(one, range(concurrency)))  # warm-up: connections
+        list(pool.map(one, range(concurrency)))
     start = time.perf_counter()
     with ThreadPoolExecutor(concurrency) as pool:
         list(pool.map(one, range(n)))
@@ -140,8 +146,6 @@ def httpx_pool(child: Child, n: int, concurrency: int) -> float:
     """The rig's own floor: the same requests with plain httpx from ``concurrency`` threads,
     each stream's bytes read to the end and not parsed (what the emulator and the network
     cost); the wall time."""
-    from concurrent.futures import ThreadPoolExecutor
-
     import httpx
 
     url = child.compat_base + "/chat/completions"
@@ -156,12 +160,7 @@ def httpx_pool(child: Child, n: int, concurrency: int) -> float:
                 for _piece in response.iter_raw():
                     pass
 
-        with ThreadPoolExecutor(concurrency) as pool:
-            list(pool.map(one, range(concurrency)))  # warm-up: connections
-        start = time.perf_counter()
-        with ThreadPoolExecutor(concurrency) as pool:
-            list(pool.map(one, range(n)))
-        return time.perf_counter() - start
+        return pooled(one, n, concurrency)
 
 
 def p4(n: int, latency: float, concurrency: int) -> list[tuple[str, str, str, str, str]]:
