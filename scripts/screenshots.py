@@ -68,7 +68,8 @@ def main() -> int:
         size = optimize(shot, target)
         with Image.open(target) as image:
             width, height = image.size
-        print(f"{target.relative_to(ROOT)}  {width}×{height}  {size / 1024:.0f} KB")
+        shown = target.relative_to(ROOT) if target.is_relative_to(ROOT) else target
+        print(f"{shown}  {width}×{height}  {size / 1024:.0f} KB")
     shutil.rmtree(base, ignore_errors=True)
     return 0
 
