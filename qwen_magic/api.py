@@ -155,7 +155,14 @@ def ask_many(template: Any, items: Any, **options: Any) -> Results:
             "function of the item returning the prompt)."
         )
     from qwen_magic.ipython.checks import check_options
-    from qwen_magic.ipython.many import ManyCall, each_requests, item_label, items_of, run
+    from qwen_magic.ipython.many import (
+        Context,
+        ManyCall,
+        each_requests,
+        item_label,
+        items_of,
+        run,
+    )
 
     magics = _magics()
     listed = items_of(items, "ask_many's items")
@@ -177,8 +184,11 @@ def ask_many(template: Any, items: Any, **options: Any) -> Results:
         from qwen_magic.media.sources import load_media
 
         shared = load_media(images, videos, [], namespace)
+    files, urls = _listed(options.pop("files", None)), _listed(options.pop("urls", None))
+    budget = options.pop("context_budget", None)
+    context = Context.of(magics, files, urls, budget, "context_budget=")  # read once, for all
     prompts, requests = each_requests(
-        magics, template, listed, options, {}, where="ask_many", shared=shared
+        magics, template, listed, options, {}, where="ask_many", shared=shared, context=context
     )
     display = "none" if options.get("quiet") else options.get("display") or magics.display
     call = ManyCall(

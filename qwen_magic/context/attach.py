@@ -102,8 +102,18 @@ def attach(
 ) -> tuple[str, list[Attachment]]:
     """``ask(prompt, files=..., urls=...)``: the prompt with the blocks after it, and their
     chips, checked against the budget (``context_budget=``, else ``default``)."""
-    limit = checked_budget(budget if budget is not None else default, "context_budget=")
+    blocks, attachments = shared_blocks(files, urls, budget, default, "context_budget=")
+    return with_context(prompt, blocks), attachments
+
+
+def shared_blocks(
+    files: Sequence[str], urls: Sequence[str], budget: object, default: int, where: str
+) -> tuple[list[Block], list[Attachment]]:
+    """The blocks of ``files`` and ``urls``, read once for every prompt they follow (one
+    call, each item of ``--each``, each variant of a compare), and their chips, checked
+    against the budget (``budget``, else ``default``; ``where`` names the option)."""
+    limit = checked_budget(budget if budget is not None else default, where)
     blocks = gather(files, urls)
     attachments = [block.attachment for block in blocks]
     check_budget(attachments, limit)
-    return with_context(prompt, blocks), attachments
+    return blocks, attachments

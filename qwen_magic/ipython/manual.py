@@ -425,7 +425,8 @@ GROUPS = (
                 "Attach a file (repeatable; globs such as 'data/*.csv' or 'notes/**/*.md'): "
                 "text, Markdown, CSV, JSON, code, or a PDF's text (pip install "
                 "'qwen-magic[pdf]'). Up to 10 MB of text (50 MB of PDF) per file; images, "
-                "spreadsheets and other binary files are refused with what to do instead.",
+                "spreadsheets and other binary files are refused with what to do instead. "
+                "With --each or a compare, read once and sent after every prompt.",
                 {"action": "append", "metavar": "PATH"},
             ),
             Option(

@@ -163,12 +163,6 @@ def prepare(magics: Any, args: Any, prompt: str) -> ManyCall:
             f"-c/--chat can't be combined with {what}: a chat has one history, and each answer "
             "would need its own. Drop -c, or ask in the chat one question per cell."
         )
-    if getattr(args, "file", None) or getattr(args, "url", None):
-        raise QwenUsageError(
-            "--file and --url can't be combined with --each or a compare yet: ask with the "
-            "attachment in its own cell, or put the text in a variable and write {name} in the "
-            "prompt."
-        )
     if (args.batch or args.window) and not args.each:
         raise QwenUsageError(
             "--batch (and --window) submit one prompt per item: add --each NAME (a list or "
@@ -193,12 +187,16 @@ def prepare(magics: Any, args: Any, prompt: str) -> ManyCall:
         if isinstance(value, list) or (name == "model" and isinstance(value, str) and "," in value):
             options[name] = None
     check_options(options)
+    context = Context.of(
+        magics, getattr(args, "file", None), getattr(args, "url", None),
+        getattr(args, "context_budget", None), "--context-budget",
+    )  # fmt: skip
     if args.each:
         items = resolve_items(args.each, namespace)
         base = dict(magics.shell.user_ns) if magics.shell else {}
         prompts, requests = each_requests(
             magics, prompt, items, options, base, where=f"--each {args.each}",
-            shared=shared, calls=calls, raw=args.raw,
+            shared=shared, calls=calls, raw=args.raw, context=context,
         )  # fmt: skip
         return ManyCall(
             "each", requests, [item_label(x) for x in items], display, args.out, concurrency,
@@ -208,7 +206,7 @@ def prepare(magics: Any, args: Any, prompt: str) -> ManyCall:
     filled, media = _fill(prompt, namespace, args.raw, calls)
     options["media"] = shared + media
     variants = expand(dims)
-    requests = [_build(magics, filled, {**options, **v.options}) for v in variants]
+    requests = [context.build(magics, filled, {**options, **v.options}) for v in variants]
     return ManyCall(
         "compare", requests, [v.title for v in variants], display, args.out,
         max(concurrency, min(len(requests), MAX_CONCURRENCY)),
@@ -267,9 +265,12 @@ def each_requests(
     shared: list[Any] = (),  # type: ignore[assignment]
     calls: bool = False,
     raw: bool = False,
+    context: Context | None = None,
 ) -> tuple[list[str], list[Request]]:
     """One prompt and one checked Request per item: ``template`` filled with ``{item}``,
-    ``{i}``, ``{row.col}`` over ``namespace`` (or called with the item, when a function)."""
+    ``{i}``, ``{row.col}`` over ``namespace`` (or called with the item, when a function);
+    ``context``: the files and pages that follow every prompt."""
+    context = context or Context()
     uses = isinstance(template, str) and any(f"{{{p}" in template for p in PLACEHOLDERS)
     if isinstance(template, str) and not raw and not uses:
         print(
@@ -289,16 +290,42 @@ def each_requests(
             text, media = _fill(template, namespace, raw, calls, at, note=index == 0)
         prompts.append(text)
         try:
-            requests.append(_build(magics, text, {**options, "media": [*shared, *media]}))
+            requests.append(context.build(magics, text, {**options, "media": [*shared, *media]}))
         except QwenUsageError as exc:
             raise QwenUsageError(f"{at}{exc}") from None
     return prompts, requests
 
 
-def _build(magics: Any, prompt: str, options: dict[str, Any]) -> Request:
-    from qwen_magic.options.build import build_request
+@dataclass
+class Context:
+    """``--file`` / ``--url`` (``files=`` / ``urls=``) of a many-answer call: read and checked
+    against the context budget once, then sent after every prompt, each shown as a chip."""
 
-    return build_request(prompt, options, magics)
+    blocks: list[Any] = field(default_factory=list)
+    attachments: list[Any] = field(default_factory=list)
+
+    @classmethod
+    def of(cls, magics: Any, files: Any, urls: Any, budget: object, where: str) -> Context:
+        if not files and not urls:
+            return cls()
+        from qwen_magic.context.attach import shared_blocks
+
+        blocks, attachments = shared_blocks(
+            list(files or []), list(urls or []), budget, magics.context_budget, where
+        )
+        return cls(blocks, attachments)
+
+    def build(self, magics: Any, prompt: str, options: dict[str, Any]) -> Request:
+        """The checked Request for ``prompt`` with the context after it."""
+        from qwen_magic.options.build import build_request
+
+        if not self.blocks:
+            return build_request(prompt, options, magics)
+        from qwen_magic.context.attach import with_context
+
+        request = build_request(with_context(prompt, self.blocks), options, magics)
+        request.attachments = list(self.attachments)
+        return request
 
 
 # ---------------------------------------------------------------------------------- running
