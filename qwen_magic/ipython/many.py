@@ -11,10 +11,11 @@ from __future__ import annotations
 
 import ast
 import sys
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from qwen_magic.context import DEFAULT_BUDGET
 from qwen_magic.errors import QwenUsageError, ServiceError
 from qwen_magic.request import Request
 from qwen_magic.result import Result
@@ -203,10 +204,12 @@ def prepare(magics: Any, args: Any, prompt: str) -> ManyCall:
             items=items, prompts=prompts, batch=bool(args.batch), window=args.window,
             dry_run=bool(getattr(args, "dry_run", False)),
         )  # fmt: skip
-    filled, media = _fill(prompt, namespace, args.raw, calls)
+    filled, media, summaries = _fill(prompt, namespace, args.raw, calls, budget=context.left)
     options["media"] = shared + media
     variants = expand(dims)
-    requests = [context.build(magics, filled, {**options, **v.options}) for v in variants]
+    requests = [
+        context.build(magics, filled, {**options, **v.options}, summaries) for v in variants
+    ]
     return ManyCall(
         "compare", requests, [v.title for v in variants], display, args.out,
         max(concurrency, min(len(requests), MAX_CONCURRENCY)),
@@ -234,14 +237,16 @@ def _fill(
     calls: bool,
     where: str = "",
     note: bool = True,
-) -> tuple[str, list[Any]]:
-    """The prompt with its ``{...}`` filled (``where`` prefixes an error), and its images."""
+    budget: int = DEFAULT_BUDGET,
+) -> tuple[str, list[Any], list[Any]]:
+    """The prompt with its ``{...}`` filled (``where`` prefixes an error), its images, and
+    its ``{df}`` summaries (within ``budget`` tokens together)."""
     if raw:
-        return prompt, []
+        return prompt, [], []
     from qwen_magic.ipython.interpolate import interpolate_with_media, kept_note
 
     try:
-        filled = interpolate_with_media(prompt, namespace, calls=calls)
+        filled = interpolate_with_media(prompt, namespace, calls=calls, budget=budget)
     except QwenUsageError as exc:
         raise QwenUsageError(f"{where}{exc}") from None
     if filled.kept and note:
@@ -251,7 +256,7 @@ def _fill(
         from qwen_magic.media.sources import load_media
 
         media = load_media([], [], filled.media, namespace, calls)
-    return filled.text, media
+    return filled.text, media, filled.summaries
 
 
 def each_requests(
@@ -270,7 +275,7 @@ def each_requests(
     """One prompt and one checked Request per item: ``template`` filled with ``{item}``,
     ``{i}``, ``{row.col}`` over ``namespace`` (or called with the item, when a function);
     ``context``: the files and pages that follow every prompt."""
-    context = context or Context()
+    context = context or Context(getattr(magics, "context_budget", None) or DEFAULT_BUDGET)
     uses = isinstance(template, str) and any(f"{{{p}" in template for p in PLACEHOLDERS)
     if isinstance(template, str) and not raw and not uses:
         print(
@@ -283,14 +288,18 @@ def each_requests(
         row = Row(item) if isinstance(item, Mapping) else item
         at = f"{where}, item {index}: "
         media: list[Any] = []
+        summaries: list[Any] = []
         if callable(template):
             text = str(template(row))
         else:
             namespace.update(item=row, i=index, row=row)
-            text, media = _fill(template, namespace, raw, calls, at, note=index == 0)
+            text, media, summaries = _fill(
+                template, namespace, raw, calls, at, note=index == 0, budget=context.left
+            )
         prompts.append(text)
         try:
-            requests.append(context.build(magics, text, {**options, "media": [*shared, *media]}))
+            given = {**options, "media": [*shared, *media]}
+            requests.append(context.build(magics, text, given, summaries))
         except QwenUsageError as exc:
             raise QwenUsageError(f"{at}{exc}") from None
     return prompts, requests
@@ -298,33 +307,47 @@ def each_requests(
 
 @dataclass
 class Context:
-    """``--file`` / ``--url`` (``files=`` / ``urls=``) of a many-answer call: read and checked
-    against the context budget once, then sent after every prompt, each shown as a chip."""
+    """The context of a many-answer call: ``--file`` / ``--url`` (``files=`` / ``urls=``) read
+    and checked once, then sent after every prompt; each prompt's ``{df}`` summaries share what
+    they leave of the budget. Every request gets its chips, and is checked against the budget
+    before anything is sent."""
 
+    budget: int = DEFAULT_BUDGET
     blocks: list[Any] = field(default_factory=list)
     attachments: list[Any] = field(default_factory=list)
 
     @classmethod
     def of(cls, magics: Any, files: Any, urls: Any, budget: object, where: str) -> Context:
+        from qwen_magic.context.attach import checked_budget, shared_blocks
+
+        limit = checked_budget(budget if budget is not None else magics.context_budget, where)
         if not files and not urls:
-            return cls()
-        from qwen_magic.context.attach import shared_blocks
+            return cls(limit)
+        files, urls = list(files or []), list(urls or [])
+        blocks, attachments = shared_blocks(files, urls, limit, limit, where)
+        return cls(limit, blocks, attachments)
 
-        blocks, attachments = shared_blocks(
-            list(files or []), list(urls or []), budget, magics.context_budget, where
-        )
-        return cls(blocks, attachments)
+    @property
+    def left(self) -> int:
+        """Tokens the ``{df}`` summaries of one prompt may take."""
+        return max(1, self.budget - sum(a.tokens for a in self.attachments))
 
-    def build(self, magics: Any, prompt: str, options: dict[str, Any]) -> Request:
-        """The checked Request for ``prompt`` with the context after it."""
+    def build(
+        self, magics: Any, prompt: str, options: dict[str, Any], summaries: Sequence[Any] = ()
+    ) -> Request:
+        """The checked Request for ``prompt`` (its ``{df}`` ``summaries``) with the context
+        after it."""
+        from qwen_magic.context.attach import check_budget, with_context
         from qwen_magic.options.build import build_request
+        from qwen_magic.request import Attachment
 
-        if not self.blocks:
-            return build_request(prompt, options, magics)
-        from qwen_magic.context.attach import with_context
-
+        chips = [Attachment(s.name, s.kind, s.count.tokens, s.count.exact) for s in summaries]
+        chips += self.attachments
+        if summaries:
+            check_budget(chips, self.budget)
         request = build_request(with_context(prompt, self.blocks), options, magics)
-        request.attachments = list(self.attachments)
+        if chips:
+            request.attachments = chips
         return request
 
 

@@ -56,3 +56,22 @@ def test_over_the_budget_nothing_is_sent(ip, emulator, notes):
     with pytest.raises(UsageError, match="over its budget"):
         qwen_magic.ask_many("{item}", ["a"], files=["notes.txt"], context_budget=3, quiet=True)
     assert generations(emulator) == []
+
+
+def test_each_counts_its_df_summary_with_the_files(ip, emulator, notes):
+    import numpy as np
+    import pandas as pd
+
+    ip.user_ns["df"] = pd.DataFrame({"x": np.arange(1000)})
+    ip.user_ns["qs"] = ["mean", "max"]
+    ip.run_cell_magic("qwen", "--each qs --file notes.txt -q -o r", "The {item} of {df}?")
+    first = ip.user_ns["r"][0]
+    assert [(c.name, c.kind) for c in first.attachments][1:] == [("notes.txt", "text")]
+    assert first.attachments[0].name == "{df}" and first.attachments[0].tokens > 20
+    assert all(text.endswith(BLOCK) for text in user_texts(emulator))
+    sent = len(generations(emulator))
+    with pytest.raises(UsageError, match=r"item 0: The context is over its budget: \{df\}"):
+        ip.run_cell_magic("qwen", "--each qs --file notes.txt --context-budget 20 -q", "{df}")
+    with pytest.raises(UsageError, match=r"over its budget: \{df\}.*notes.txt"):
+        ip.run_cell_magic("qwen", "-t 0.1,0.9 --file notes.txt --context-budget 20 -q", "{df}")
+    assert len(generations(emulator)) == sent  # nothing more went out
