@@ -71,7 +71,9 @@ def ask(prompt: str, **options: Any) -> Result:
     call your functions (with ``tool_choice``, ``max_rounds``, ``yes``); ``image=`` /
     ``video=`` take what ``-i`` / ``--video``
     take: a path, a glob, a URL, or the object itself (a PIL image, an array, bytes, or a
-    list of them).
+    list of them); ``audio=`` what ``-a`` takes (a path, a URL, bytes, ``(samples, rate)``,
+    an ``IPython.display.Audio``, or a list of them); ``voice="Cherry"`` or ``speak=True``
+    asks a Qwen-Omni model to speak its answer (``Result.audio``).
     Inside IPython the loaded extension's configuration is the default.
     An interrupt (Ctrl-C, the kernel's ■) is re-raised as ``qwen_magic.Interrupted`` (a
     ``KeyboardInterrupt`` whose ``.result`` is the partial Result, also stored in ``_qwen``),

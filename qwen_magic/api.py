@@ -15,14 +15,18 @@ OPTIONS = {
     "temperature", "top_p", "max_tokens", "seed", "stop", "preset", "stream", "format",
     "display", "quiet", "image", "video", "json", "prefix", "files", "urls", "context_budget",
     "tools", "tool_choice", "max_rounds", "yes", "search", "search_options", "logprobs",
+    "voice", "speak", "audio",
 }  # fmt: skip
 
 
 def _sources(value: Any, kind: str, namespace: dict[str, Any]) -> list[str]:
-    """``image=``/``video=`` values → the magic's SRC strings (objects go by reference)."""
+    """``image=``/``video=``/``audio=`` values → the magic's SRC strings (objects go by
+    reference). A list is several sources (for images a tuple too; for audio a tuple is one
+    ``(samples, rate)``)."""
     if value is None:
         return []
-    items = value if isinstance(value, (list, tuple)) and kind == "image" else [value]
+    many = (list, tuple) if kind == "image" else (list,) if kind == "audio" else ()
+    items = value if many and isinstance(value, many) else [value]
     sources = []
     for item in items:
         if isinstance(item, str):
@@ -92,6 +96,11 @@ def ask(prompt: str, **options: Any) -> Result:
         from qwen_magic.media.sources import load_media
 
         options["media"] = load_media(images, videos, [], namespace)
+    heard = _sources(options.pop("audio", None), "audio", namespace)
+    if heard:  # -a: audio parts, after the images and video
+        from qwen_magic.media.sounds import load_audio
+
+        options["media"] = [*(options.get("media") or []), *load_audio(heard, namespace)]
     files, urls = _listed(options.pop("files", None)), _listed(options.pop("urls", None))
     budget, attachments = options.pop("context_budget", None), list[Any]()
     if files or urls:  # --file / --url: labelled blocks after the prompt, within the budget

@@ -212,3 +212,22 @@ def test_terminal_ipython_saves_the_speech_and_prints_its_path(tmp_path) -> None
     with open(path, "rb") as saved:
         assert wav(saved.read())[3] == SAMPLES_PER_CHARACTER * len("Echo: Hello there")
     assert "<audio" not in proc.stdout
+
+
+def test_ask_speaks_and_hears_from_python(ip, magics, emulator) -> None:
+    import numpy as np
+
+    import qwen_magic
+
+    result = qwen_magic.ask("Say hello", model="qwen3-omni-flash", voice="Cherry", quiet=True)
+    assert emulator.last.body["audio"] == {"voice": "Cherry", "format": "wav"}
+    assert result.audio is not None and result.audio.duration > 0
+    spoken = qwen_magic.ask("Hi", model="qwen3-omni-flash", speak=True, quiet=True)
+    assert spoken.audio is not None and emulator.last.body["modalities"] == ["text", "audio"]
+    clip = (np.zeros(8000, dtype=np.int16), 16000)  # half a second of silence
+    qwen_magic.ask("What is said?", model="qwen3-omni-flash", audio=clip, quiet=True)
+    parts = emulator.last.body["messages"][-1]["content"]
+    assert [p["type"] for p in parts] == ["input_audio", "text"]
+    assert parts[0]["input_audio"]["data"].startswith("data:audio/wav;base64,")
+    with pytest.raises(UsageError, match="audio"):  # refused before sending, as -a is
+        qwen_magic.ask("Hi", model="qwen3-omni-flash", api="responses", audio=clip, quiet=True)
