@@ -434,7 +434,8 @@ GROUPS = (
                 "Attach a web page's readable text (repeatable): fetched before the request "
                 "(http and https only, at most 5 MB and 20 s, no key or credential sent), its "
                 "main text extracted without navigation and footers (pip install "
-                "'qwen-magic[web]'). Plain text, JSON, CSV and PDF URLs are read as they are.",
+                "'qwen-magic[web]'). Plain text, JSON, CSV and PDF URLs are read as they are. "
+                "With --each or a compare, fetched once and sent after every prompt.",
                 {"action": "append", "metavar": "URL"},
             ),
             Option(

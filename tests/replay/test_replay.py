@@ -105,8 +105,10 @@ def test_pacing_kept_counted_in_frames(ip, emulator, tmp_path) -> None:
     )  # fmt: skip
     emulator.replay_from(path, speed=0)
     ask(ip, "-m qwen-plus", "one")
+    assert emulator.last.finished.wait(5)  # the server's count ends a moment after the client
     many = emulator.last.frames_sent
     ask(ip, "-m qwen-plus", "two")
+    assert emulator.last.finished.wait(5)
     few = emulator.last.frames_sent
     assert many - few == 6
 
