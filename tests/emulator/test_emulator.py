@@ -377,6 +377,7 @@ def test_error_frame_mid_stream_raises_api_error_after_content(
     assert not isinstance(caught.value, openai.APIStatusError)
     assert caught.value.code == "data_inspection_failed"
     assert caught.value.message == "Output data may contain inappropriate content."
+    assert emulator.last.finished.wait(5)  # (counted just after it is sent)
     assert emulator.last.frames_sent == 4
 
 
@@ -389,6 +390,7 @@ def test_cut_stream_raises_connection_error_without_done(
         for chunk in client.chat.completions.create(model="qwen-plus", messages=USER, stream=True):
             received.append(chunk.choices[0].delta.content)
     assert received == ["", "one ", "two "]  # half of the 7 frames
+    assert emulator.last.finished.wait(5)
     assert emulator.last.frames_sent == 3
 
 
