@@ -62,6 +62,9 @@ CHROMIUM_ARGS = [
     "--disable-sync",
     "--no-first-run",
     "--disable-quic",
+    # A wheel scrolls at once: a test that scrolls, then measures, reads the position it
+    # scrolled to, not one mid-animation (on a loaded machine the animation outlasts the wait).
+    "--disable-smooth-scrolling",
 ]
 KERNEL_NAME = "python3"
 KERNEL_DISPLAY = "Python 3 (qwen_magic test venv)"

@@ -129,7 +129,14 @@ def test_a_long_answer_scrolls_in_a_box_that_keeps_to_its_end(lab: Lab, page: An
     gaps = [b["top"] - a["bottom"] for a, b in zip(seen["paras"], seen["paras"][1:], strict=False)]
     assert gaps and max(gaps) - min(gaps) <= 1, gaps
 
-    # The user scrolls up: what they read stays where it is while the answer grows.
+    # The user scrolls up: what they read stays where it is while the answer grows. (The box
+    # can scroll further than the wheel moves it first, or the rest would scroll the notebook.)
+    page.wait_for_function(
+        "(c) => [...c.querySelectorAll('.qwen-live-scroll')].some("
+        "(s) => s.clientHeight && s.scrollHeight > s.clientHeight + 700)",
+        arg=cell.element_handle(),
+        timeout=LONG,
+    )
     page.mouse.move(400, scroll["top"] + 100)
     page.mouse.wheel(0, -500)
     page.wait_for_function(
