@@ -11,6 +11,7 @@ import math
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from qwen_magic.context import DEFAULT_BUDGET
 from qwen_magic.context.tokens import count
@@ -57,6 +58,11 @@ def gather(files: Sequence[str], urls: Sequence[str]) -> list[Block]:
 def _block(name: str, kind: str, text: str) -> Block:
     counted = count(text)
     return Block(Attachment(name, kind, counted.tokens, counted.exact), text)
+
+
+def summary_chips(summaries: Sequence[Any]) -> list[Attachment]:
+    """The chips of a prompt's ``{df}`` summaries (``interpolate.Filled.summaries``)."""
+    return [Attachment(s.name, s.kind, s.count.tokens, s.count.exact) for s in summaries]
 
 
 def with_context(prompt: str, blocks: Sequence[Block]) -> str:

@@ -10,7 +10,13 @@ from __future__ import annotations
 import sys
 from typing import Any
 
-from qwen_magic.context.attach import check_budget, checked_budget, gather, with_context
+from qwen_magic.context.attach import (
+    check_budget,
+    checked_budget,
+    gather,
+    summary_chips,
+    with_context,
+)
 from qwen_magic.ipython.interpolate import Filled, interpolate_with_media, kept_note
 from qwen_magic.request import Attachment
 
@@ -32,9 +38,7 @@ def fill_prompt(
         )
         if filled.kept:
             print(kept_note(filled.kept, calls), file=sys.stderr)
-    attachments = [
-        Attachment(s.name, s.kind, s.count.tokens, s.count.exact) for s in filled.summaries
-    ] + [block.attachment for block in blocks]
+    attachments = summary_chips(filled.summaries) + [block.attachment for block in blocks]
     check_budget(attachments, budget)
     filled.text = with_context(filled.text, blocks)
     return filled, attachments

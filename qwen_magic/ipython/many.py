@@ -270,12 +270,11 @@ def each_requests(
     shared: list[Any] = (),  # type: ignore[assignment]
     calls: bool = False,
     raw: bool = False,
-    context: Context | None = None,
+    context: Context,
 ) -> tuple[list[str], list[Request]]:
     """One prompt and one checked Request per item: ``template`` filled with ``{item}``,
     ``{i}``, ``{row.col}`` over ``namespace`` (or called with the item, when a function);
     ``context``: the files and pages that follow every prompt."""
-    context = context or Context(getattr(magics, "context_budget", None) or DEFAULT_BUDGET)
     uses = isinstance(template, str) and any(f"{{{p}" in template for p in PLACEHOLDERS)
     if isinstance(template, str) and not raw and not uses:
         print(
@@ -337,12 +336,10 @@ class Context:
     ) -> Request:
         """The checked Request for ``prompt`` (its ``{df}`` ``summaries``) with the context
         after it."""
-        from qwen_magic.context.attach import check_budget, with_context
+        from qwen_magic.context.attach import check_budget, summary_chips, with_context
         from qwen_magic.options.build import build_request
-        from qwen_magic.request import Attachment
 
-        chips = [Attachment(s.name, s.kind, s.count.tokens, s.count.exact) for s in summaries]
-        chips += self.attachments
+        chips = summary_chips(summaries) + self.attachments
         if summaries:
             check_budget(chips, self.budget)
         request = build_request(with_context(prompt, self.blocks), options, magics)
