@@ -73,7 +73,6 @@ def _remember(key: str) -> None:
             }
     with _lock:  # a new dict, so that a reader in another thread never sees one change
         _known = {**_known, key: tuple(sorted(forms, key=len, reverse=True))}
-        _probe_for(_known)
 
 
 def forget(key: str) -> None:
@@ -81,7 +80,6 @@ def forget(key: str) -> None:
     global _known
     with _lock:
         _known = {k: v for k, v in _known.items() if k != str(key)}
-        _probe_for(_known)
 
 
 def redact(value: Any) -> Any:

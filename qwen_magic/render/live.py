@@ -221,7 +221,6 @@ class AnswerPanel:
         mime = "text/html" if request.format == "html" else "text/markdown"
         self.answer = MarkdownStream(mime=mime, layout=self._plain)
         self.footer = w.HTML("<small>connecting…</small>", layout=self._plain)
-        self._style = self.footer.style  # (a grid panel's header shares it)
         # --tools: a folded row per call (and Run/Skip), before the answer; --search: sources
         self.tool_rows: Any = _tool_rows() if request.tools else None
         self.sources: Any = _sources_widget() if request.search else None
@@ -234,7 +233,9 @@ class AnswerPanel:
         self._name_model = stop is not None
         if stop is None:
             self.header: Any = w.HTML(
-                f"<small><b>{html.escape(title)}</b></small>", layout=self._plain, style=self._style
+                f"<small><b>{html.escape(title)}</b></small>",
+                layout=self._plain,
+                style=self.footer.style,  # (one HTML style for the panel)
             )
             top = [w.HBox([self.header, *extra], layout=w.Layout(align_items="center"))]
             bottom: Any = self.footer
