@@ -17,6 +17,10 @@ _THINKS_BY_DEFAULT = re.compile(
     r"^qwen3\.[5-9]|^qwen3-\d+(\.\d+)?b|^qwen3-\d+b-a\d+b$|^glm-5|^deepseek-v4"
 )
 _THINKING_ONLY = re.compile(r"^(qwq|qvq)|-thinking|^deepseek-r1|^kimi-k2-thinking")
+# `n` (1-4 samples in one request) on Qwen Plus and the open Qwen3 models, when not thinking
+# (docs/wire.md §13). Where a model refuses or ignores it, the samples are asked one by one.
+_SAMPLES = re.compile(r"^qwen-plus|^qwen3(\.\d+)?-plus|^qwen3(\.\d+)?-\d+(\.\d+)?b")
+MAX_SAMPLES = 4
 _MULTIMODAL_NATIVE = re.compile(r"^qwen3\.[5-9]|-vl-|^qwen-vl|^qwen3-vl|^qvq|omni")
 
 
@@ -31,6 +35,13 @@ def thinking_only(model: str) -> bool:
 
 def thinks_by_default(model: str) -> bool:
     return thinking_only(model) or bool(_THINKS_BY_DEFAULT.search(base_name(model)))
+
+
+def samples_in_one_request(model: str, thinking: bool | None) -> bool:
+    """Whether the chat API's ``n`` gives several samples in one request for this model and
+    thinking setting (None: the model's default)."""
+    thinks = thinks_by_default(model) if thinking is None else thinking
+    return not thinks and bool(_SAMPLES.search(base_name(model)))
 
 
 def allows_non_stream_thinking(model: str) -> bool:

@@ -84,6 +84,11 @@ class Request:
     # (a server of your own).
     pricing: Any = field(default=None, repr=False, compare=False)
     voice: str | None = None  # --voice/--speak: the answer is spoken too (Qwen-Omni, chat API)
+    # -n K on the chat API: ``samples`` answers come from one request (the service's ``n``);
+    # this Request stands for its ``sample``-th choice (0: the one that sends the request and
+    # is given the request's tokens and cost).
+    samples: int = 1
+    sample: int = 0
 
     def __repr__(self) -> str:
         return elided_repr(self)

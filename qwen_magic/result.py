@@ -75,6 +75,9 @@ class Result:
     # What it cost (pricing.Cost: amount, currency, breakdown; amount None: "unknown"); None
     # before the service reported tokens, or for a server of your own.
     cost: Cost | None = None
+    # -n K where the service's ``n`` gave several samples in one request: (which, of how many);
+    # the request's tokens and cost are the first sample's.
+    samples: tuple[int, int] | None = None
     # While a failed request waits to be sent again (before the first token): why, and the
     # seconds left. None once the answer begins or the call ends.
     retry: Retrying | None = field(default=None, repr=False)

@@ -190,6 +190,7 @@ class Collector:
             sources=list(self.sources),
             audio=self._spoken(),
             cost=_cost(req, self.usage, reasoning),
+            samples=(req.sample, req.samples) if req.samples > 1 else None,
         )
 
     def _spoken(self) -> Any:
@@ -439,12 +440,14 @@ def execute_many(
     concurrency: int = 4,
     pacer: Any = None,
     asked_at: float | None = None,
+    providers: Sequence[Provider | None] | None = None,
 ) -> list[Result]:
     """Run every request, ``concurrency`` at a time, on one refresh clock; the Results in
     input order. Ctrl-C / the kernel's interrupt stops them all and keeps what arrived.
     ``pacer`` (``pacing.Pacer``) lowers how many run at once while the service says 429.
-    ``asked_at`` (``time.perf_counter()`` when the user ran the cell): where timings start."""
-    runs = Runs(requests, view, concurrency, pacer=pacer, asked_at=asked_at)
+    ``asked_at`` (``time.perf_counter()`` when the user ran the cell): where timings start.
+    ``providers``: a provider for some requests (None: made from the request)."""
+    runs = Runs(requests, view, concurrency, providers, pacer=pacer, asked_at=asked_at)
     runs.start()
     try:
         while not runs.done.wait(interval):
@@ -461,6 +464,7 @@ async def execute_many_async(
     concurrency: int = 4,
     pacer: Any = None,
     asked_at: float | None = None,
+    providers: Sequence[Provider | None] | None = None,
 ) -> list[Result]:
     """``execute_many`` as a coroutine on the kernel's loop, so widget clicks (Stop) arrive
     mid-answer.
@@ -470,7 +474,7 @@ async def execute_many_async(
     """
     loop = asyncio.get_running_loop()
     wake = asyncio.Event()
-    runs = Runs(requests, view, concurrency, pacer=pacer, asked_at=asked_at)
+    runs = Runs(requests, view, concurrency, providers, pacer=pacer, asked_at=asked_at)
 
     def wake_up() -> None:  # from the worker that ends the last run
         loop.call_soon_threadsafe(wake.set)

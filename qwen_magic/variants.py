@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from qwen_magic.errors import QwenUsageError
+from qwen_magic.models import MAX_SAMPLES, samples_in_one_request
+from qwen_magic.request import Request
 
 MAX_VARIANTS = 32  # more would not fit side by side, nor be read
 
@@ -69,6 +71,7 @@ class Variant:
     key: Any
     title: str
     options: dict[str, Any] = field(default_factory=dict)  # what this variant sets
+    sample: int = 0  # -n K: which of the K samples (0 without -n)
 
 
 FLAGS = {
@@ -137,5 +140,42 @@ def expand(dims: list[Dimension]) -> list[Variant]:
         key = combo[0] if len(combo) == 1 else tuple(combo)
         title = " · ".join(d.label(v) for d, v in zip(dims, combo, strict=True))
         options = {d.name: v for d, v in zip(dims, combo, strict=True) if d.name != "sample"}
-        variants.append(Variant(key, title, options))
+        sample = next((v for d, v in zip(dims, combo, strict=True) if d.name == "sample"), 0)
+        variants.append(Variant(key, title, options, sample))
     return variants
+
+
+def share_samples(requests: list[Request], variants: list[Variant]) -> None:
+    """``-n K``: where the service's ``n`` gives several samples in one request (the chat API
+    on Model Studio, Qwen Plus or an open Qwen3 model, not thinking, no tools or voice), mark
+    each run of K samples as up to 4 per request (``Request.samples``, ``Request.sample``);
+    the others stay one request per sample."""
+    start = 0
+    while start < len(variants):
+        end = start + 1
+        while end < len(variants) and variants[end].sample > variants[end - 1].sample:
+            end += 1  # the samples of one setting come together, the last dimension
+        if _shares(requests[start]):
+            for first in range(start, end, MAX_SAMPLES):
+                group = requests[first : min(end, first + MAX_SAMPLES)]
+                for number, request in enumerate(group):
+                    request.samples, request.sample = (len(group), number)
+        start = end
+
+
+def _shares(request: Request) -> bool:
+    from urllib.parse import urlsplit
+
+    from qwen_magic.options.regions import is_model_studio_host
+
+    on_model_studio = request.region is not None or is_model_studio_host(
+        urlsplit(request.base_url).hostname or ""
+    )
+    return (
+        request.api == "chat"
+        and on_model_studio
+        and samples_in_one_request(request.model, request.thinking)
+        and not request.tools
+        and request.voice is None
+        and not request.media
+    )

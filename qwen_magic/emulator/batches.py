@@ -402,7 +402,7 @@ def _answer_body(body: dict[str, Any], reply: Reply, request_id: str) -> dict[st
         max_answer=body.get("max_tokens"),
         max_output=body.get("max_completion_tokens"),
     )
-    return compat.completion(plan, f"chatcmpl-{uuid.uuid4()}", int(time.time()))
+    return compat.completion([plan], f"chatcmpl-{uuid.uuid4()}", int(time.time()))
 
 
 def _test_answer(request_id: str) -> dict[str, Any]:

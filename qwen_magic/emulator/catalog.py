@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 CREATED = 1752741600
+_SAMPLES = re.compile(r"qwen-plus|qwen3(\.\d+)?-plus|qwen3(\.\d+)?-\d+(\.\d+)?b")
 
 
 @dataclass(frozen=True)
@@ -27,6 +28,12 @@ class ModelInfo:
     @property
     def thinks_by_default(self) -> bool:
         return self.thinking in ("default-on", "only")
+
+    @property
+    def samples(self) -> bool:
+        """Whether ``n`` > 1 (several choices in one reply) is served: Qwen Plus and the open
+        Qwen3 models (docs/wire.md §13)."""
+        return bool(_SAMPLES.match(self.name))
 
 
 def _models(*infos: ModelInfo) -> dict[str, ModelInfo]:

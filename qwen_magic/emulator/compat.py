@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import time
 import uuid
 from typing import Any
@@ -51,16 +52,35 @@ def send_error(exchange: Exchange, error: ApiError) -> None:
         exchange.send_json(error.status, error.compat_body(exchange.request_id), error.headers)
 
 
-def usage(plan: Plan) -> dict[str, Any]:
+def usage(plan: Plan, others: list[Plan] | None = None) -> dict[str, Any]:
+    """The request's usage; ``others``: its further choices (``n``), whose output counts too."""
+    output = plan.output_tokens + sum(p.output_tokens for p in others or [])
     data: dict[str, Any] = {
         "prompt_tokens": plan.prompt_tokens,
-        "completion_tokens": plan.output_tokens,
-        "total_tokens": plan.total_tokens,
+        "completion_tokens": output,
+        "total_tokens": plan.prompt_tokens + output,
         "prompt_tokens_details": {"cached_tokens": plan.cached_tokens},
     }
     if plan.thinking:
         data["completion_tokens_details"] = {"reasoning_tokens": plan.reasoning_tokens}
     return data
+
+
+SAMPLES_RANGE = "Range of n should be [1, 4]"
+
+
+def samples_asked(body: dict[str, Any], info: ModelInfo, thinking: bool) -> int:
+    """``n``: how many choices the reply holds (1 with tools: the service forces it)."""
+    n = body.get("n")
+    if n is None:
+        return 1
+    if type(n) is not int or not 1 <= n <= 4:
+        raise invalid_parameter(SAMPLES_RANGE, "n")
+    if n > 1 and thinking:
+        raise invalid_parameter("n greater than 1 is not supported in thinking mode", "n")
+    if n > 1 and not info.samples:
+        raise invalid_parameter(f"The model {info.name} does not support n greater than 1", "n")
+    return 1 if body.get("tools") else n
 
 
 def request_body(exchange: Exchange) -> dict[str, Any]:
@@ -92,28 +112,35 @@ def chat(emu: Host, exchange: Exchange) -> None:
     check_stream(info, stream, thinking)
     voice = speech_asked(body, str(body["model"]), stream)  # --voice: modalities, audio
     clips = heard_clips(messages)  # -a: input_audio parts
-    plan = make_plan(
-        exchange.reply,
-        request_id=exchange.request_id,
-        model=str(body["model"]),
-        messages=messages,
-        thinking=thinking,
-        json_mode=json_mode,
-        max_answer=body.get("max_tokens"),
-        max_output=body.get("max_completion_tokens"),
-        search=search_asked(body, "chat"),  # markers in the text; the chat API sends no sources
-        calls=calls_allowed(body, "chat"),
-        logprobs=asked_logprobs(body.get("logprobs"), body.get("top_logprobs"), stream),
-        temperature=body.get("temperature"),
-    )
+    samples = samples_asked(body, info, thinking)
+    if exchange.reply.choices is not None:
+        samples = min(samples, exchange.reply.choices)
+    plans = [
+        make_plan(
+            exchange.reply,
+            request_id=exchange.request_id,
+            model=str(body["model"]),
+            messages=messages,
+            thinking=thinking,
+            json_mode=json_mode,
+            max_answer=body.get("max_tokens"),
+            max_output=body.get("max_completion_tokens"),
+            search=search_asked(body, "chat"),  # markers in the text; no sources on chat
+            calls=calls_allowed(body, "chat"),
+            logprobs=asked_logprobs(body.get("logprobs"), body.get("top_logprobs"), stream),
+            temperature=body.get("temperature"),
+            sample=sample,
+        )
+        for sample in range(samples)
+    ]
+    plan = plans[0]
     if exchange.reply.text is None:
         heard_note(plan, clips)
     completion_id = f"chatcmpl-{uuid.uuid4()}"
     created = int(time.time())
+    reasoning_key = exchange.reply.reasoning_field
     if not stream or exchange.reply.fault == "json_for_stream":
-        exchange.send_result(
-            completion(plan, completion_id, created, exchange.reply.reasoning_field)
-        )
+        exchange.send_result(completion(plans, completion_id, created, reasoning_key))
         return
     include_usage = bool((body.get("stream_options") or {}).get("include_usage"))
 
@@ -121,7 +148,7 @@ def chat(emu: Host, exchange: Exchange) -> None:
         error = data_inspection(OUTPUT_INSPECTION).compat_error()
         return sse({"error": error, "id": completion_id})
 
-    frames = chunks(plan, completion_id, created, include_usage, exchange.reply.reasoning_field)
+    frames = chunks(plans, completion_id, created, include_usage, reasoning_key)
     exchange.stream(
         with_speech(frames, plan, completion_id, created, voice),
         error_frame=error_frame,
@@ -130,45 +157,54 @@ def chat(emu: Host, exchange: Exchange) -> None:
 
 
 def completion(
-    plan: Plan, completion_id: str, created: int, reasoning_key: str = "reasoning_content"
+    plans: list[Plan], completion_id: str, created: int, reasoning_key: str = "reasoning_content"
 ) -> dict[str, Any]:
-    message: dict[str, Any] = {"role": "assistant", "content": plan.text}
-    if plan.thinking:
-        message[reasoning_key] = plan.reasoning
-    if plan.tool_calls:
-        message["tool_calls"] = whole_calls(plan.tool_calls)
-    return {
-        "choices": [
+    """A non-streamed reply: one choice per plan (``n``)."""
+    choices = []
+    for index, plan in enumerate(plans):
+        message: dict[str, Any] = {"role": "assistant", "content": plan.text}
+        if plan.thinking:
+            message[reasoning_key] = plan.reasoning
+        if plan.tool_calls:
+            message["tool_calls"] = whole_calls(plan.tool_calls)
+        choices.append(
             {
                 "message": message,
                 "finish_reason": plan.finish_reason,
-                "index": 0,
+                "index": index,
                 "logprobs": plan.whole_logprobs(),
             }
-        ],
+        )
+    return {
+        "choices": choices,
         "object": "chat.completion",
-        "usage": usage(plan),
+        "usage": usage(plans[0], plans[1:]),
         "created": created,
         "system_fingerprint": None,
-        "model": plan.model,
+        "model": plans[0].model,
         "id": completion_id,
     }
 
 
 def chunks(
-    plan: Plan,
+    plans: list[Plan],
     completion_id: str,
     created: int,
     include_usage: bool,
     reasoning_key: str = "reasoning_content",
 ) -> list[bytes]:
+    """The stream's frames: each plan's (one per choice, ``n``) taken in turn, then the usage
+    frame and ``[DONE]``."""
+    model = plans[0].model
+
     def chunk(
-        delta: dict[str, Any] | None, finish: str | None = None, logprobs: Any = None
-    ) -> bytes:
+        delta: dict[str, Any] | None, finish: str | None = None, logprobs: Any = None,
+        index: int = 0,
+    ) -> bytes:  # fmt: skip
         choices = (
             []
             if delta is None
-            else [{"delta": delta, "index": 0, "logprobs": logprobs, "finish_reason": finish}]
+            else [{"delta": delta, "index": index, "logprobs": logprobs, "finish_reason": finish}]
         )
         return sse(
             {
@@ -177,32 +213,37 @@ def chunks(
                 "usage": None,
                 "created": created,
                 "system_fingerprint": None,
-                "model": plan.model,
+                "model": model,
                 "id": completion_id,
             }
         )
 
-    calls = fragments(plan.tool_calls, plan.interleave)
-    if plan.thinking:
-        key = reasoning_key
-        frames = [chunk({"content": None, "role": "assistant", key: ""})]
-        frames += [chunk({"content": None, key: p}) for p in plan.reasoning_pieces]
-        frames += [
-            chunk({"content": p, key: None}, logprobs=plan.logprobs_of(i))
-            for i, p in enumerate(plan.answer_pieces)
-        ]
-        frames += [chunk({"content": None, "tool_calls": [f]}) for f in calls]
-        frames.append(chunk({"content": "", key: None}, plan.finish_reason))
-    else:
-        frames = [chunk({"content": "", "role": "assistant"})]
-        frames += [
-            chunk({"content": p}, logprobs=plan.logprobs_of(i))
-            for i, p in enumerate(plan.answer_pieces)
-        ]
-        frames += [chunk({"content": None, "tool_calls": [f]}) for f in calls]
-        frames.append(chunk({"content": ""}, plan.finish_reason))
+    def choice_frames(plan: Plan, index: int) -> list[bytes]:
+        calls = fragments(plan.tool_calls, plan.interleave)
+        if plan.thinking:
+            key = reasoning_key
+            frames = [chunk({"content": None, "role": "assistant", key: ""}, index=index)]
+            frames += [chunk({"content": None, key: p}, index=index) for p in plan.reasoning_pieces]
+            frames += [
+                chunk({"content": p, key: None}, logprobs=plan.logprobs_of(i), index=index)
+                for i, p in enumerate(plan.answer_pieces)
+            ]
+            frames += [chunk({"content": None, "tool_calls": [f]}, index=index) for f in calls]
+            frames.append(chunk({"content": "", key: None}, plan.finish_reason, index=index))
+        else:
+            frames = [chunk({"content": "", "role": "assistant"}, index=index)]
+            frames += [
+                chunk({"content": p}, logprobs=plan.logprobs_of(i), index=index)
+                for i, p in enumerate(plan.answer_pieces)
+            ]
+            frames += [chunk({"content": None, "tool_calls": [f]}, index=index) for f in calls]
+            frames.append(chunk({"content": ""}, plan.finish_reason, index=index))
+        return frames
+
+    each = [choice_frames(plan, index) for index, plan in enumerate(plans)]
+    frames = [f for turn in itertools.zip_longest(*each) for f in turn if f is not None]
     if include_usage:
-        last = dumps(usage(plan))
+        last = dumps(usage(plans[0], plans[1:]))
         frames.append(chunk(None).replace(b'"usage":null', b'"usage":' + last.encode(), 1))
     frames.append(sse("[DONE]"))
     return frames

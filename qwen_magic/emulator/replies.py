@@ -95,6 +95,9 @@ class Reply:
     # --logprobs: None gives them when the request asks (logprobs=true, top_logprobs=K);
     # False never (a model without them: "logprobs": null); True also unasked (K = 0).
     logprobs: bool | None = None
+    # n: how many choices the reply holds when the request asked for several (None: as
+    # asked); fewer plays a server that ignores n.
+    choices: int | None = None
     # Count tokens with the offline Qwen tokenizer (one frame per token, usage as it counts);
     # None: when log probabilities are sent. Otherwise one "token" per word piece.
     tokenized: bool | None = None
@@ -251,8 +254,10 @@ def make_plan(
     calls: bool = True,
     logprobs: int | None = None,
     temperature: float | None = None,
+    sample: int = 0,
 ) -> Plan:
-    """Derive text, reasoning, pieces, finish reason and token counts for one request.
+    """Derive text, reasoning, pieces, finish reason and token counts for one request (its
+    ``sample``-th choice when it asked for several with ``n``: a derived answer says which).
 
     `max_answer` caps answer pieces (like `max_tokens`); `max_output` caps reasoning plus answer
     (like `max_output_tokens`). Hitting a cap truncates the answer and finishes with "length".
@@ -273,9 +278,11 @@ def make_plan(
     elif is_partial(messages):
         text = PARTIAL_CONTINUATION
     elif json_mode:
-        text = json.dumps({"echo": user}, ensure_ascii=False)
+        text = json.dumps({"echo": user, **({"sample": sample + 1} if sample else {})},
+                          ensure_ascii=False)  # fmt: skip
     else:
-        text = with_markers(f"Echo: {user}", sources)
+        text = with_markers(f"Echo: {user}" + (f" (sample {sample + 1})" if sample else ""),
+                            sources)  # fmt: skip
     if reply.fault == "split_utf8" and reply.text is None:
         text += UTF8_SAMPLE
     reasoning = ""

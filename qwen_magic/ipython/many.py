@@ -152,7 +152,7 @@ def wants_many(args: Any) -> bool:
 def prepare(magics: Any, args: Any, prompt: str) -> ManyCall:
     """Check everything and build every Request, before any is sent."""
     from qwen_magic.ipython.checks import check_options, check_out_name
-    from qwen_magic.variants import dimensions, expand
+    from qwen_magic.variants import dimensions, expand, share_samples
 
     if args.out is not None:
         check_out_name(args.out, magics.shell)
@@ -210,6 +210,8 @@ def prepare(magics: Any, args: Any, prompt: str) -> ManyCall:
     requests = [
         context.build(magics, filled, {**options, **v.options}, summaries) for v in variants
     ]
+    if any(v.sample for v in variants):  # -n K: one request for up to 4 where the service can
+        share_samples(requests, variants)
     return ManyCall(
         "compare", requests, [v.title for v in variants], display, args.out,
         max(concurrency, min(len(requests), MAX_CONCURRENCY)),
@@ -389,7 +391,12 @@ def run(magics: Any, call: ManyCall) -> Results | Comparison:
     view = _view(magics, call, False, pacer)
     try:
         results = execute_many(
-            call.requests, view, magics.update_interval, call.concurrency, pacer=pacer
+            call.requests,
+            view,
+            magics.update_interval,
+            call.concurrency,
+            pacer=pacer,
+            providers=_providers(call),
         )
     except Exception as exc:  # a bug: every item still gets a Result, with the error
         results = _failed(call, exc)
@@ -411,7 +418,12 @@ async def run_async(magics: Any, call: ManyCall) -> Results | Comparison:
     view = _view(magics, call, True, pacer)
     try:
         results = await execute_many_async(
-            call.requests, view, magics.update_interval, call.concurrency, pacer=pacer
+            call.requests,
+            view,
+            magics.update_interval,
+            call.concurrency,
+            pacer=pacer,
+            providers=_providers(call),
         )
     except (KeyboardInterrupt, asyncio.CancelledError):  # one the runner missed
         task = asyncio.current_task()
@@ -421,6 +433,15 @@ async def run_async(magics: Any, call: ManyCall) -> Results | Comparison:
     except Exception as exc:
         results = _failed(call, exc)
     return conclude(magics, call, results)
+
+
+def _providers(call: ManyCall) -> list[Any] | None:
+    """-n K: the providers of samples that share one request (None: one request each)."""
+    if not any(r.samples > 1 for r in call.requests):
+        return None
+    from qwen_magic.providers.samples import sample_providers
+
+    return sample_providers(call.requests)
 
 
 def _before(magics: Any, call: ManyCall) -> bool:

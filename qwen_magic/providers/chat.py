@@ -229,6 +229,8 @@ class ChatProvider:
         }
         if req.max_tokens is not None:
             args["max_tokens"] = req.max_tokens
+        if req.samples > 1:  # -n K: K choices in one reply (providers/samples.py)
+            args["n"] = req.samples
         if req.json_mode:
             args["response_format"] = {"type": "json_object"}
         args.update(chat_tool_arguments(req))
@@ -251,9 +253,13 @@ class ChatProvider:
         with guarding(self.guard):
             yield from retrying(self._attempt, attempts)
 
+    def _fold(self, request_id: str | None) -> Any:
+        """What folds this attempt's reply into Events (a ``ChatStream``)."""
+        return ChatStream(request_id)
+
     def _attempt(self, attempts: Attempts) -> Generator[Event, None, None]:
         timeout = attempts.begin()
-        state: ChatStream | None = None
+        state: Any = None
         try:
             if self.request.stream:
                 stream = self._client.chat.completions.create(
@@ -266,7 +272,7 @@ class ChatProvider:
                 if "json" in content_type:
                     stream.close()
                     raise not_a_stream(content_type)
-                state = ChatStream(headers.get("x-request-id"))
+                state = self._fold(headers.get("x-request-id"))
                 with stream:  # closed when we stop early (this generator is closed)
                     for chunk in stream:
                         yield from state.feed(chunk)
@@ -278,7 +284,7 @@ class ChatProvider:
                 content_type = raw.headers.get("content-type", "")
                 if "event-stream" in content_type:
                     raise BadReply(f"it answered a request for one JSON reply with {content_type}")
-                state = ChatStream(raw.headers.get("x-request-id"))
+                state = self._fold(raw.headers.get("x-request-id"))
                 yield from state.whole(raw.parse())
         except Exception as exc:  # every SDK/transport failure ends as one Failed event
             started = state is not None and state.started  # then a lost connection broke it

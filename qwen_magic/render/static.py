@@ -89,6 +89,10 @@ def usage_line(result: Result, *, name_model: bool = True) -> str:
     if result.cost is not None:  # "$0.0012", "¥0.25 (Batch API: half price)", "cost unknown"
         bits.append(f"{result.cost} ({result.cost.note})" if result.cost.note and
                     result.cost.known else str(result.cost))  # fmt: skip
+    if result.samples is not None:  # -n K: one request gave several samples
+        sample, count = result.samples
+        whose = f"for all {count}" if sample == 0 else "with the first"
+        bits.append(f"{count} samples in 1 request: tokens and cost {whose}")
     generated = bool(result.text or result.reasoning)
     if u.output_tokens is None and generated and (result.interrupted or result.error):
         bits.append("tokens not reported (the service counts them at the end)")
