@@ -7,9 +7,10 @@ Each item: ``prompt`` and ``answer`` (required); ``model`` (default qwen3.5-plus
 seed, n, tools, json, search, voice: as the cell sets them); ``reasoning``; ``usage``
 (default: counted with the offline Qwen tokenizer); ``pacing`` (default ``--ttft`` and
 ``--rate``); ``finish_reason``; ``tool_calls`` (``[{name, arguments}]``); ``sources``
-(``[{index, title, url}]``); ``media`` (hashes, as a kernel's recording writes them).
-The match keys are computed by the emulator's own code (``qwen_magic.emulator.replay``), so
-the emulator finds every entry exactly as written.
+(``[{index, title, url}]``); ``samples`` (with ``options: {n: K}``: the answers of samples
+2 to K); ``media`` (hashes, as a kernel's recording writes them). The match keys are
+computed by the emulator's own code (``qwen_magic.emulator.replay``), so the emulator finds
+every entry exactly as written.
 """
 
 from __future__ import annotations
@@ -92,7 +93,7 @@ def entry_of(item: dict[str, Any], ttft: float, rate: float) -> dict[str, Any]:
     answer: dict[str, Any] = {"text": item["answer"]}
     if reasoning:
         answer["reasoning"] = reasoning
-    for name in ("finish_reason", "tool_calls", "sources"):
+    for name in ("finish_reason", "tool_calls", "sources", "samples"):
         if item.get(name) is not None:
             answer[name] = item[name]
     usage = item.get("usage")

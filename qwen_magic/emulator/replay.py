@@ -356,6 +356,9 @@ def entry_reply(entry: Entry, streaming: bool, speed: float = 1.0) -> tuple[Repl
         cached_tokens=_int(usage.get("cached_tokens")) or 0,
         tool_calls=[dict(c) for c in calls] if isinstance(calls, list) and calls else None,
         sources=list(answer["sources"]) if isinstance(answer.get("sources"), list) else None,
+        samples=[str(t) for t in answer["samples"]]
+        if isinstance(answer.get("samples"), list)
+        else None,  # -n K: the other choices' answers
     )
     return reply, wait
 

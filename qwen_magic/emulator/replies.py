@@ -98,6 +98,9 @@ class Reply:
     # n: how many choices the reply holds when the request asked for several (None: as
     # asked); fewer plays a server that ignores n.
     choices: int | None = None
+    # n: the answers of choices 2, 3, ... (None: derived from the request; past the list's end
+    # a choice repeats the text).
+    samples: list[str] | None = None
     # Count tokens with the offline Qwen tokenizer (one frame per token, usage as it counts);
     # None: when log probabilities are sent. Otherwise one "token" per word piece.
     tokenized: bool | None = None
@@ -283,6 +286,9 @@ def make_plan(
     else:
         text = with_markers(f"Echo: {user}" + (f" (sample {sample + 1})" if sample else ""),
                             sources)  # fmt: skip
+    chunks = reply.chunks
+    if sample and reply.samples and sample <= len(reply.samples):
+        text, chunks = reply.samples[sample - 1], None  # (one frame a word)
     if reply.fault == "split_utf8" and reply.text is None:
         text += UTF8_SAMPLE
     reasoning = ""
@@ -296,7 +302,7 @@ def make_plan(
         model=model,
         thinking=thinking,
         reasoning_pieces=split_text(reasoning, reply.reasoning_chunks),
-        answer_pieces=mark(split_text(text, reply.chunks), reply.fault, reply.fault_after),
+        answer_pieces=mark(split_text(text, chunks), reply.fault, reply.fault_after),
         finish_reason=finish,
         tool_calls=scripted_calls(asked, reply.tool_chunks),
         interleave=reply.interleave,

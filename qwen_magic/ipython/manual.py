@@ -360,7 +360,10 @@ GROUPS = (
             ),
             Option(
                 ("-n",),
-                "K samples of the same prompt, side by side (K requests).",
+                "K samples of the same prompt, side by side. On Model Studio's chat API, Qwen "
+                "Plus and open Qwen3 models not thinking give up to 4 in one request (the "
+                "service's n: its tokens and cost show on the first sample); otherwise, or "
+                "where n is refused, one request each.",
                 {"type": int, "metavar": "K", "dest": "n"},
             ),
             Option(
