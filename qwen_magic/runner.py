@@ -394,7 +394,7 @@ class Runs:
     # -- the caller's thread ---------------------------------------------------------------
     def update(self) -> None:
         """One tick: snapshot the runs that changed since the last one and refresh the view."""
-        if self.render_error is not None:
+        if self.render_error is not None or not self._due():
             return
         for index, run in enumerate(self.runs):
             if self._final[index] or not (run.started or self.ended[index]):
@@ -402,6 +402,14 @@ class Runs:
             self._final[index] = self.ended[index]
             self.shown[index] = run.collector.snapshot()
         self._render(self.view.update, self.shown, list(self.ended))
+
+    def _due(self) -> bool:
+        """Whether the view shows this tick (a view without ``due`` shows every one)."""
+        due = getattr(self.view, "due", None)
+        try:
+            return due is None or bool(due())
+        except Exception:  # noqa: BLE001 - the view's update reports its own failure
+            return True
 
     def finish(self) -> list[Result]:
         """Every Result in input order, shown: never raises, whatever a provider or the view

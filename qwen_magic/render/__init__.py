@@ -19,6 +19,9 @@ class Renderer(Protocol):
 
     ``results[i]`` is None while run ``i`` waits for a worker; ``ended[i]`` says run ``i`` has
     ended (its Result will not change). ``finish`` gets every Result in input order.
+
+    A view that refreshes less often than the runner's clock may also have ``due() -> bool``:
+    the runner then takes the runs' snapshots only on the ticks the view will show.
     """
 
     def start(self, requests: Sequence[Request], on_stop: Callable[[], None]) -> None: ...

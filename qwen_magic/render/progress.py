@@ -124,12 +124,14 @@ class ProgressView:
         view = widget_view(self._box, f"qwen: {self.total} answers… (a live view of widgets)")
         self.handle = display(view, raw=True, display_id=True)
 
+    def due(self) -> bool:
+        """Whether the next ``update`` refreshes (the runner snapshots the runs only then)."""
+        return self._box is not None and self.clock() - self._last >= self.MIN_INTERVAL
+
     def update(self, results: Sequence[Result | None] | Result, ended: Sequence[bool] = ()) -> None:
-        if self._box is None:
+        if not self.due():
             return
         now = self.clock()
-        if now - self._last < self.MIN_INTERVAL:
-            return
         self._last = now
         self.refreshes += 1
         shown = listed(results)
