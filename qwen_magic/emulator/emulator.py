@@ -274,6 +274,7 @@ class Emulator:
             headers={k.lower(): v for k, v in handler.headers.items()},
             body=parsed if isinstance(parsed, dict) else raw,
             protocol=protocol or "unknown",
+            client=(str(handler.client_address[0]), int(handler.client_address[1])),
             on_change=self._notify,
         )
         with self._lock:

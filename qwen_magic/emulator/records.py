@@ -48,6 +48,7 @@ class RecordedRequest:
     status: int | None = None
     history: list[dict[str, Any]] = field(default_factory=list)
     error: str | None = None
+    client: tuple[str, int] | None = None  # the connection it came on (host, port)
     on_change: Callable[[], None] = field(default=lambda: None, repr=False, compare=False)
 
     def count_frame(self) -> None:

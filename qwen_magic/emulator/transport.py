@@ -99,9 +99,10 @@ class Exchange:
         if length is None:
             h.send_header("Transfer-Encoding", "chunked")
             h.send_header("Cache-Control", "no-cache")
-            h.send_header("Connection", "close")
-            h.close_connection = True
-            self._chunked = True
+            if self.reply.fault is not None:  # a faulty stream ends its connection too
+                h.send_header("Connection", "close")
+                h.close_connection = True
+            self._chunked = True  # a whole stream keeps it open for the next request
         else:
             h.send_header("Content-Length", str(length))
         try:

@@ -75,6 +75,9 @@ class ReadGuard:
         self.max_bytes = MAX_REPLY_BYTES if max_bytes is None else max_bytes
         self.max_frame = MAX_FRAME_BYTES if max_frame is None else max_frame
         self.first_token_by: float | None = None  # time.monotonic() deadline, until a token
+        # Reading what is left of a finished reply so its connection can be reused: reads
+        # wait at most this long (None: not draining).
+        self.draining: float | None = None
         self.streaming = False  # the per-frame size bound applies to event streams only
         self.aborted = False
         self.violation: ServiceError | None = None
@@ -115,6 +118,8 @@ class ReadGuard:
     # -- reads ----------------------------------------------------------------------------
     def read_timeout(self, timeout: float | None) -> float | None:
         """The timeout for the next read: shortened so the first-token deadline holds."""
+        if self.draining is not None:
+            return self.draining
         by = self.first_token_by
         if by is None:
             return timeout

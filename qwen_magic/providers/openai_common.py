@@ -13,6 +13,8 @@ import contextlib
 import hashlib
 import json
 import threading
+import time
+from collections.abc import Iterator
 from typing import Any
 
 from qwen_magic.errors import ServiceError, error_body_fields, html_error, is_service_failure
@@ -71,7 +73,8 @@ def close_clients() -> None:
 
 def guarded_transport() -> Any:
     """httpx2's own transport (the openai SDK's connection limits) whose network streams
-    report to the running call's ReadGuard."""
+    report to the running call's ReadGuard, and whose finished streams keep their
+    connection (``_Reusing``)."""
     import httpcore2
     import httpx2
     from openai._constants import DEFAULT_CONNECTION_LIMITS
@@ -82,7 +85,67 @@ def guarded_transport() -> Any:
     if isinstance(pool, httpcore2.ConnectionPool) and hasattr(pool, "_network_backend"):
         backend: Any = _GuardedBackend(pool._network_backend)  # duck-typed NetworkBackend
         pool._network_backend = backend
-    return transport
+    return _reusing(transport)
+
+
+# Reading the end of a finished stream: how long it may take, and how much may be left.
+DRAIN_SECONDS = 0.05
+DRAIN_BYTES = 64 * 1024
+
+
+def _reusing(transport: Any) -> Any:
+    """``transport`` whose response bodies end with ``_drain`` when closed early.
+
+    The openai SDK stops reading a stream at ``data: [DONE]`` and closes the response before
+    the end of its chunked body, which has httpcore2 close the connection: every streamed
+    answer would open a new connection (a TCP and TLS handshake). The server sends that end
+    right after ``[DONE]``: reading it returns the connection to the pool."""
+    import httpx2
+
+    class Reusing(httpx2.SyncByteStream):
+        def __init__(self, inner: Any) -> None:
+            self._inner = inner
+            self._parts: Any = None
+
+        def __iter__(self) -> Iterator[bytes]:
+            self._parts = iter(self._inner)
+            return self._parts
+
+        def close(self) -> None:
+            if self._parts is not None:
+                _drain(self._parts)
+            self._inner.close()
+
+    class Transport(httpx2.BaseTransport):
+        def handle_request(self, request: Any) -> Any:
+            response = transport.handle_request(request)
+            response.stream = Reusing(response.stream)
+            return response
+
+        def close(self) -> None:
+            transport.close()
+
+    return Transport()
+
+
+def _drain(parts: Iterator[bytes]) -> None:
+    """Read what little is left of a body (for at most about DRAIN_SECONDS, at most
+    DRAIN_BYTES). A stream stopped mid-answer has more than that left, or a socket already
+    shut: its connection is closed as before."""
+    guard = current()
+    if guard is None or guard.aborted:
+        return
+    guard.draining = DRAIN_SECONDS  # the longest a read may wait
+    left, until = DRAIN_BYTES, time.monotonic() + DRAIN_SECONDS
+    try:
+        for part in parts:
+            left -= len(part)
+            if left < 0 or time.monotonic() > until:
+                return
+    except Exception:  # noqa: BLE001 - not at its end: the connection closes
+        return
+    finally:
+        guard.draining = None
 
 
 class _GuardedBackend:
