@@ -94,6 +94,8 @@ def estimate(request: Request, title: str = "", *, batch: bool = False) -> Estim
         counted = count(json.dumps(request.tools, ensure_ascii=False))
         tokens += counted.tokens
         exact = exact and counted.exact
+    if request.sample:  # -n K in one request: the prompt is read and billed once, with #1
+        tokens = 0
     thinking = thinks(request)
     if request.max_tokens is not None:
         high, basis = request.max_tokens, "--max-tokens"
@@ -146,6 +148,8 @@ def parameters(request: Request) -> dict[str, Any]:
     shown.update({n: getattr(request, n) for n in names if getattr(request, n) is not None})
     if request.thinking is not None:
         shown["enable_thinking"] = request.thinking
+    if request.samples > 1:
+        shown["n"] = request.samples
     if request.json_mode:
         shown["response_format"] = {"type": "json_object"}
     if request.tools:
@@ -171,8 +175,10 @@ def show(requests: Sequence[Request], titles: Sequence[str], *, batch: bool = Fa
     messages = redact(json.dumps(elide(chat_messages(first)), ensure_ascii=False, indent=2))
     params = redact(json.dumps(parameters(first), ensure_ascii=False, indent=2, default=str))
     many = len(requests) > 1
+    sent = sum(1 for r in requests if not r.sample)  # -n K: up to 4 samples share a request
     lines = [
-        f"**Dry run — nothing was sent.** {len(requests)} request(s)"
+        f"**Dry run — nothing was sent.** {sent} request(s)"
+        + (f" for {len(requests)} samples" if sent < len(requests) else "")
         + (" as a Batch job (half price)" if batch else ""),
         "",
         f"endpoint: {plain_markdown(where)} (the key is not shown)",

@@ -155,3 +155,14 @@ def test_live_grid_streams_each_sample_into_its_panel(ip, emulator, comms) -> No
     assert "Echo: Hi (sample 2)" in final and final.count("Echo: Hi") == 2
     cmp = ip.user_ns["cmp"]
     assert texts(cmp) == ["Echo: Hi", "Echo: Hi (sample 2)"]
+
+
+def test_a_dry_run_shows_one_request_with_n_and_the_prompt_billed_once(ip, emulator) -> None:
+    with capture_output() as cap:
+        ip.run_cell_magic("qwen", "-m qwen-plus -n 3 --dry-run -o plan", "Pick a number")
+    assert emulator.requests == []
+    shown = cap.outputs[-1].data["text/plain"]
+    assert "1 request(s) for 3 samples" in shown and '"n": 3' in shown
+    plan = ip.user_ns["plan"]
+    assert [e.input_tokens for e in plan.estimates][1:] == [0, 0]
+    assert plan.estimates[0].input_tokens > 0
