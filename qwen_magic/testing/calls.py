@@ -1,8 +1,11 @@
-"""Build a Request aimed at an emulator and run it: the shortest path for provider tests."""
+"""Build a Request aimed at an emulator and run it: the shortest path for provider tests;
+and press Ctrl-C mid-answer."""
 
 from __future__ import annotations
 
+import _thread
 import socket
+import threading
 from typing import Any
 
 from qwen_magic.emulator.emulator import Emulator
@@ -41,3 +44,19 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
+
+
+def interrupt_when_streaming(
+    emulator: Emulator, frames: int, requests: int = 1
+) -> threading.Thread:
+    """Like the kernel's interrupt: KeyboardInterrupt in the main thread once the
+    ``requests``-th generation request has sent ``frames`` frames. ``join()`` it after the
+    cell."""
+
+    def fire() -> None:
+        emulator.wait_for_frames(frames=frames, requests=requests)
+        _thread.interrupt_main()
+
+    thread = threading.Thread(target=fire, daemon=True)
+    thread.start()
+    return thread

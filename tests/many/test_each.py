@@ -3,9 +3,6 @@ SDKs, real HTTP). Counts and order, never timings."""
 
 from __future__ import annotations
 
-import _thread
-import threading
-
 import pandas as pd
 import pytest
 from IPython.core.error import UsageError
@@ -14,6 +11,7 @@ from IPython.utils.capture import capture_output
 from qwen_magic.emulator.limits import Limits
 from qwen_magic.results import Results
 from qwen_magic.testing import Reply
+from qwen_magic.testing.calls import interrupt_when_streaming
 
 SLOW = "one two three four five six seven eight nine ten " * 4  # 40 frames
 
@@ -174,13 +172,8 @@ def test_an_interrupt_stops_every_run_and_keeps_what_finished(ip, emulator, magi
     ip.user_ns["qs"] = [f"q{n}" for n in range(8)]
     emulator.queue(Reply(text="quick", reasoning=""))
     emulator.default_reply = Reply(text=SLOW, chunks=40, delay=0.05, reasoning="")
-
-    def fire() -> None:
-        emulator.wait_for_frames(frames=3, requests=3)  # the quick one ended, a third streams
-        _thread.interrupt_main()
-
-    thread = threading.Thread(target=fire, daemon=True)
-    thread.start()
+    # the quick one ended, a third streams
+    thread = interrupt_when_streaming(emulator, frames=3, requests=3)
     ip.run_cell_magic("qwen", "--each qs --concurrency 2 -o r", "{item}")
     thread.join()
     r = ip.user_ns["r"]

@@ -4,13 +4,11 @@ elsewhere, or where the service refuses or ignores ``n``, one request each."""
 
 from __future__ import annotations
 
-import _thread
-import threading
-
 import pytest
 from IPython.utils.capture import capture_output
 
 from qwen_magic.testing import Reply
+from qwen_magic.testing.calls import interrupt_when_streaming
 
 SLOW = " ".join(f"w{n}" for n in range(60))
 
@@ -132,13 +130,7 @@ def test_a_broken_request_fails_every_sample_and_keeps_their_parts(ip, final, em
 def test_an_interrupt_stops_every_sample_of_the_request(ip, emulator, magics) -> None:
     magics.display = "none"
     emulator.default_reply = Reply(text=SLOW, chunks=40, delay=0.05)
-
-    def fire() -> None:
-        emulator.wait_for_frames(frames=6, requests=1)
-        _thread.interrupt_main()
-
-    thread = threading.Thread(target=fire, daemon=True)
-    thread.start()
+    thread = interrupt_when_streaming(emulator, frames=6)
     ip.run_cell_magic("qwen", "-m qwen-plus -n 3 -o cmp", "Hi")
     thread.join()
     cmp = ip.user_ns["cmp"]

@@ -3,12 +3,10 @@ no new TCP (and, on Model Studio, TLS) handshake. A stream stopped mid-answer is
 
 from __future__ import annotations
 
-import _thread
-import threading
-
 import pytest
 
 from qwen_magic.testing import Reply
+from qwen_magic.testing.calls import interrupt_when_streaming
 
 SLOW = " ".join(f"w{n}" for n in range(60))
 
@@ -32,13 +30,7 @@ def test_a_stopped_answer_leaves_its_connection_and_the_next_one_is_whole(
 ) -> None:
     magics.display = "none"
     emulator.queue(Reply(text=SLOW, chunks=40, delay=0.05))
-
-    def interrupt() -> None:
-        emulator.wait_for_frames(frames=5, requests=1)
-        _thread.interrupt_main()
-
-    thread = threading.Thread(target=interrupt, daemon=True)
-    thread.start()
+    thread = interrupt_when_streaming(emulator, frames=5)
     ip.run_cell_magic("qwen", "--no-think -o stopped", "Long one")
     thread.join()
     ip.run_cell_magic("qwen", "--no-think -o after", "Short one")
