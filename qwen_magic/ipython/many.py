@@ -380,24 +380,14 @@ def _view(magics: Any, call: ManyCall, stoppable: bool, pacer: Any) -> Any:
 
 def run(magics: Any, call: ManyCall) -> Results | Comparison:
     """Run synchronously (Ctrl-C stops every run and keeps what finished)."""
-    from qwen_magic.pacing import Pacer
     from qwen_magic.runner import execute_many
 
     if _before(magics, call):
         return None  # type: ignore[return-value]
     if call.batch:
         return submit_batch(magics, call)
-    pacer = Pacer(call.concurrency)
-    view = _view(magics, call, False, pacer)
     try:
-        results = execute_many(
-            call.requests,
-            view,
-            magics.update_interval,
-            call.concurrency,
-            pacer=pacer,
-            providers=_providers(call),
-        )
+        results = execute_many(**_running(magics, call, stoppable=False))
     except Exception as exc:  # a bug: every item still gets a Result, with the error
         results = _failed(call, exc)
     return conclude(magics, call, results)
@@ -407,24 +397,14 @@ async def run_async(magics: Any, call: ManyCall) -> Results | Comparison:
     """Run as a coroutine on the kernel's loop: Stop and the interrupt end every run."""
     import asyncio
 
-    from qwen_magic.pacing import Pacer
     from qwen_magic.runner import execute_many_async
 
     if _before(magics, call):
         return None  # type: ignore[return-value]
     if call.batch:
         return submit_batch(magics, call)
-    pacer = Pacer(call.concurrency)
-    view = _view(magics, call, True, pacer)
     try:
-        results = await execute_many_async(
-            call.requests,
-            view,
-            magics.update_interval,
-            call.concurrency,
-            pacer=pacer,
-            providers=_providers(call),
-        )
+        results = await execute_many_async(**_running(magics, call, stoppable=True))
     except (KeyboardInterrupt, asyncio.CancelledError):  # one the runner missed
         task = asyncio.current_task()
         if task is not None and hasattr(task, "uncancel"):
@@ -433,6 +413,22 @@ async def run_async(magics: Any, call: ManyCall) -> Results | Comparison:
     except Exception as exc:
         results = _failed(call, exc)
     return conclude(magics, call, results)
+
+
+def _running(magics: Any, call: ManyCall, *, stoppable: bool) -> dict[str, Any]:
+    """What the runner takes for this call: its requests and providers, the view, the clock
+    and a pacer for the concurrency."""
+    from qwen_magic.pacing import Pacer
+
+    pacer = Pacer(call.concurrency)
+    return {
+        "requests": call.requests,
+        "view": _view(magics, call, stoppable, pacer),
+        "interval": magics.update_interval,
+        "concurrency": call.concurrency,
+        "pacer": pacer,
+        "providers": _providers(call),
+    }
 
 
 def _providers(call: ManyCall) -> list[Any] | None:

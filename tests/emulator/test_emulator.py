@@ -18,11 +18,6 @@ from qwen_magic.testing import Emulator, RecordedRequest, Reply
 USER = [{"role": "user", "content": "hello there"}]
 
 
-@pytest.fixture
-def client(emulator: Emulator) -> openai.OpenAI:
-    return openai.OpenAI(base_url=emulator.compat_base, api_key="sk-test", max_retries=0)
-
-
 def stream_chat(client: openai.OpenAI, **kwargs: object) -> list:
     kwargs.setdefault("model", "qwen-plus")
     kwargs.setdefault("messages", USER)

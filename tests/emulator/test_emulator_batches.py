@@ -19,11 +19,6 @@ def line(custom_id: str, model: str = "qwen-plus", url: str = "/v1/chat/completi
     return {"custom_id": custom_id, "method": "POST", "url": url, "body": body}
 
 
-@pytest.fixture
-def client(emulator) -> openai.OpenAI:
-    return openai.OpenAI(base_url=emulator.compat_base, api_key="k", max_retries=0)
-
-
 def create(client, data: bytes, **kwargs):
     uploaded = client.files.create(file=("in.jsonl", data), purpose="batch")
     kwargs.setdefault("completion_window", "24h")

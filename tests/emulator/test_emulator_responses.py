@@ -29,11 +29,6 @@ THINKING_SEQUENCE = [
 ]
 
 
-@pytest.fixture
-def client(emulator: Emulator) -> openai.OpenAI:
-    return openai.OpenAI(base_url=emulator.compat_base, api_key="sk-test", max_retries=0)
-
-
 def collapse(types: list[str]) -> list[str]:
     """Event types with runs of the same delta event folded into one."""
     out: list[str] = []

@@ -6,15 +6,10 @@ from __future__ import annotations
 import openai
 import pytest
 
-from qwen_magic.testing import Emulator, Reply
+from qwen_magic.testing import Reply
 
 USER = [{"role": "user", "content": "hello there"}]
 TOOL = {"type": "function", "function": {"name": "f", "parameters": {"type": "object"}}}
-
-
-@pytest.fixture
-def client(emulator: Emulator) -> openai.OpenAI:
-    return openai.OpenAI(base_url=emulator.compat_base, api_key="sk-test", max_retries=0)
 
 
 def create(client: openai.OpenAI, **kwargs: object) -> object:

@@ -30,11 +30,6 @@ TWO = [
 ]
 
 
-@pytest.fixture
-def client(emulator: Emulator) -> openai.OpenAI:
-    return openai.OpenAI(base_url=emulator.compat_base, api_key="sk-test", max_retries=0)
-
-
 def native(emulator: Emulator, **kwargs):
     kwargs.setdefault("model", "qwen-plus")
     kwargs.setdefault("messages", USER)
