@@ -106,6 +106,8 @@ class Reply:
     tokenized: bool | None = None
 
     def __post_init__(self) -> None:
+        if self.choices is not None and self.choices < 1:
+            raise ValueError(f"choices must be at least 1, not {self.choices}")
         if self.fault is not None and self.fault not in FAULTS:
             raise ValueError(f"unknown fault {self.fault!r}; expected one of {', '.join(FAULTS)}")
 

@@ -147,6 +147,7 @@ def _drain(parts: Iterator[bytes]) -> None:
         return
     finally:
         guard.draining = None
+    guard.release()  # the connection goes back to the pool: a Stop of this call must not shut it
 
 
 class _GuardedBackend:

@@ -18,22 +18,27 @@ import queue
 from collections.abc import Generator, Iterable, Iterator, Sequence
 from typing import Any
 
-from qwen_magic.events import Event, Failed
+from qwen_magic.errors import ServiceError
+from qwen_magic.events import Event, Failed, Finished, ReasoningDelta, TextDelta
 from qwen_magic.providers import Provider
 from qwen_magic.providers.chat import SHAPE_ERRORS, ChatProvider, ChatStream, explain
+from qwen_magic.providers.guard import ReadGuard
 from qwen_magic.providers.wire import NO_EVENTS, BadReply, describe
 from qwen_magic.request import Request
 
 _END = object()  # the request is over: a follower's events end
+UNANSWERED = "the request it shares with the first sample ended without its answer (see there)"
 _ALONE = object()  # the reply has no choice for this sample: it asks on its own
 
 
 class Lanes:
-    """One queue per sample after the first: what the first sample's provider hands on."""
+    """One queue per sample after the first: what the first sample's provider hands on; and
+    the samples' Requests."""
 
-    def __init__(self, count: int) -> None:
-        self.count = count
-        self.queues: list[queue.SimpleQueue[Any]] = [queue.SimpleQueue() for _ in range(count)]
+    def __init__(self, requests: Sequence[Request]) -> None:
+        self.requests = list(requests)
+        self.count = len(self.requests)
+        self.queues: list[queue.SimpleQueue[Any]] = [queue.SimpleQueue() for _ in self.requests]
 
     def put(self, lane: int, event: Any) -> None:
         self.queues[lane].put(event)
@@ -50,9 +55,9 @@ class FanOut:
     """Folds a reply of K choices: one ``ChatStream`` per choice ``index``. Stands where a
     ``ChatStream`` stands in ``ChatProvider`` (``feed``, ``finish``, ``whole``, ``started``)."""
 
-    def __init__(self, request_id: str | None, lanes: Lanes, request: Request) -> None:
+    def __init__(self, request_id: str | None, lanes: Lanes, guard: ReadGuard) -> None:
         self.lanes = lanes
-        self.request = request
+        self.guard = guard
         self.folds = [ChatStream(request_id) for _ in range(lanes.count)]
         self.own: Event | None = None  # the last Event yielded: the first sample's
 
@@ -75,6 +80,8 @@ class FanOut:
                 self.own = event
                 yield event
             else:
+                if isinstance(event, TextDelta | ReasoningDelta):
+                    self.guard.first_token_by = None  # an answer began: no deadline now
                 self.lanes.put(lane, event)
 
     def feed(self, chunk: Any) -> Iterator[Event]:
@@ -87,25 +94,31 @@ class FanOut:
             ]
         except SHAPE_ERRORS as exc:
             raise BadReply(explain(chunk, "choices[0].delta")) from exc
-        if not parts or (usage is not None and all(lane for lane, _ in parts)):
-            yield from self._route(0, self.folds[0].feed(chunk.model_copy(update={"choices": []})))
-            usage = None  # counted once, by the first sample
+        first, has_first = self.folds[0], any(lane == 0 for lane, _ in parts)
+        if not first.announced or not has_first and (usage is not None or not parts):
+            # The first sample starts with the reply, whichever choice comes first (a failure
+            # after it is not sent again), and takes the request's usage.
+            bare: dict[str, Any] = {"choices": [], "usage": None if has_first else usage}
+            yield from self._route(0, first.feed(chunk.model_copy(update=bare)))
+            if not has_first:
+                usage = None  # counted once, by the first sample
         for lane, choice in parts:
             update = {"choices": [choice], "usage": usage if lane == 0 else None}
             yield from self._route(lane, self.folds[lane].feed(chunk.model_copy(update=update)))
 
     def finish(self, *, streamed: bool = True) -> Iterator[Event]:
-        if not any(fold.announced for fold in self.folds):
+        if not self.folds[0].announced:
             raise BadReply(NO_EVENTS)  # one failure, for every sample
+        # The first sample first: should its end be malformed, the failure reaches the
+        # others before they are finished.
+        yield from self._route(0, self.folds[0].finish(streamed=streamed))
+        got = [lane for lane in range(1, self.lanes.count) if self.folds[lane].started]
         for lane in range(1, self.lanes.count):
-            fold = self.folds[lane]
-            if fold.announced:
-                self._route_all(lane, fold.finish(streamed=streamed))
+            if lane in got:
+                self._route_all(lane, self.folds[lane].finish(streamed=streamed))
             else:
                 self.lanes.put(lane, _ALONE)
-        if not any(fold.announced for fold in self.folds[1:]):
-            self.request.samples = 1  # n was ignored: this request gave this sample alone
-        yield from self._route(0, self.folds[0].finish(streamed=streamed))
+        self._answered(1 + len(got))
 
     def _route_all(self, lane: int, events: Iterable[Event]) -> None:
         for _ in self._route(lane, events):
@@ -125,16 +138,25 @@ class FanOut:
             raise BadReply(explain(completion, "choices[0].message")) from exc
         if 0 not in parts:
             raise BadReply("its reply has no choice with index 0")
+        if len(parts) < len(choices):
+            raise BadReply("two of its choices have the same index")
+        part = completion.model_copy(update={"choices": [parts[0]]})
+        yield from self._route(0, self.folds[0].whole(part))  # first: see finish()
         for lane in range(1, self.lanes.count):
             if lane in parts:
                 part = completion.model_copy(update={"choices": [parts[lane]], "usage": None})
                 self._route_all(lane, self.folds[lane].whole(part))
             else:
                 self.lanes.put(lane, _ALONE)
-        if len(parts) == 1:
-            self.request.samples = 1  # n was ignored: this request gave this sample alone
-        part = completion.model_copy(update={"choices": [parts[0]]})
-        yield from self._route(0, self.folds[0].whole(part))
+        self._answered(len(parts))
+
+    def _answered(self, count: int) -> None:
+        """The reply held ``count`` of the samples (the rest ask on their own): the footers
+        count only those."""
+        if count < self.lanes.count:
+            for lane, request in enumerate(self.lanes.requests):
+                if lane == 0 or self.folds[lane].started:
+                    request.samples = count
 
 
 class SamplesProvider(ChatProvider):
@@ -144,13 +166,27 @@ class SamplesProvider(ChatProvider):
         super().__init__(request)
         self.lanes = lanes
         self.fan: FanOut | None = None
+        self.alone = False  # the service refused n: this sample asks on its own
 
     def _fold(self, request_id: str | None) -> Any:
-        if self.request.samples == 1:  # asking alone (the service refused n)
+        if self.alone:  # asking alone (the service refused n)
             self.fan = None
             return ChatStream(request_id)
-        self.fan = FanOut(request_id, self.lanes, self.request)  # a new one per attempt
+        self.fan = FanOut(request_id, self.lanes, self.guard)  # a new one per attempt
         return self.fan
+
+    def _arguments(self) -> dict[str, Any]:
+        args = super()._arguments()
+        if self.alone:
+            args.pop("n", None)
+        return args
+
+    def prepare(self) -> None:
+        try:
+            super().prepare()
+        except BaseException:
+            self.lanes.end()  # the request will not be sent: the others must not wait for it
+            raise
 
     def events(self) -> Generator[Event, None, None]:
         try:
@@ -168,6 +204,7 @@ class SamplesProvider(ChatProvider):
                 yield event
             events.close()
             if refused:  # the service refused n: each sample asks on its own
+                self.alone = True
                 self.request.samples = 1
                 self.lanes.broadcast(_ALONE)  # type: ignore[arg-type]
                 yield from super().events()
@@ -176,11 +213,14 @@ class SamplesProvider(ChatProvider):
 
 
 def _refused(event: Event, fan: FanOut | None) -> bool:
-    """An HTTP 400 before any answer: the request as sent was refused (n, for this model)."""
+    """An HTTP 400 for a parameter, before any answer: the request as sent was refused (n,
+    for this model). Not a refused prompt (data inspection): that would be refused alone too."""
     error = getattr(event, "error", None)
+    code = str(getattr(error, "code", None) or "").lower().replace("_", "")
     return (
         isinstance(event, Failed)
         and getattr(error, "status", None) == 400
+        and "invalidparameter" in code
         and not (fan is not None and fan.started)
     )
 
@@ -198,14 +238,19 @@ class Follower:
 
     def events(self) -> Generator[Event, None, None]:
         lane = self.lanes.queues[self.lane]
+        ended = False  # its Finished or Failed came: anything after it is not its own
         while True:
             event = lane.get()
             if event is _END:
+                if not (ended or self.stopped):
+                    yield Failed(ServiceError("internal", UNANSWERED))
                 return
             if event is _ALONE:
                 yield from self._alone()
                 return
-            yield event
+            if not ended:
+                ended = isinstance(event, Finished | Failed)
+                yield event
 
     def _alone(self) -> Generator[Event, None, None]:
         self.request.samples, self.request.sample = 1, 0
@@ -229,7 +274,7 @@ def sample_providers(requests: Sequence[Request]) -> list[Provider | None]:
     while index < len(requests):
         request = requests[index]
         if request.samples > 1 and request.sample == 0:
-            lanes = Lanes(request.samples)
+            lanes = Lanes(requests[index : index + request.samples])
             providers[index] = SamplesProvider(request, lanes)
             for lane in range(1, request.samples):
                 providers[index + lane] = Follower(requests[index + lane], lanes, lane)

@@ -4,6 +4,9 @@ elsewhere, or where the service refuses or ignores ``n``, one request each."""
 
 from __future__ import annotations
 
+import _thread
+import threading
+
 import pytest
 from IPython.utils.capture import capture_output
 
@@ -158,3 +161,30 @@ def test_a_dry_run_shows_one_request_with_n_and_the_prompt_billed_once(ip, emula
     plan = ip.user_ns["plan"]
     assert [e.input_tokens for e in plan.estimates][1:] == [0, 0]
     assert plan.estimates[0].input_tokens > 0
+
+
+def test_when_the_request_cannot_be_made_every_sample_says_so(ip, final, emulator, monkeypatch):
+    magics = final
+    magics.timeout = 47.0  # a client of its own (clients are kept per endpoint and timeout)
+    monkeypatch.setenv("SSL_CERT_FILE", "/nonexistent/ca.pem")  # building the client fails
+    watchdog = threading.Timer(20, _thread.interrupt_main)  # a hang ends as an interrupt
+    watchdog.start()
+    try:
+        ip.run_cell_magic("qwen", "-m qwen-plus -n 3 -o cmp", "Hi")
+    finally:
+        watchdog.cancel()
+    cmp = ip.user_ns["cmp"]
+    assert emulator.requests == []
+    assert not any(r.interrupted for r in cmp.values())  # nothing waited for the watchdog
+    first, *others = cmp.values()
+    assert first.error is not None and "FileNotFoundError" in str(first.error)
+    assert all(r.error is not None and "ended without its answer" in str(r.error) for r in others)
+
+
+def test_a_refused_prompt_is_not_asked_again_per_sample(ip, final, emulator) -> None:
+    emulator.queue(Reply(fault="data_inspection"))  # the prompt itself is refused
+    ip.run_cell_magic("qwen", "-m qwen-plus -n 3 -o cmp", "Hi")
+    cmp = ip.user_ns["cmp"]
+    assert [b.get("n") for b in bodies(emulator)] == [3]
+    assert all(r.error is not None and r.error.status == 400 for r in cmp.values())
+    assert {r.error.code for r in cmp.values()} == {cmp[0].error.code}
