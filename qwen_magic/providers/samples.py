@@ -112,7 +112,7 @@ class FanOut:
         # The first sample first: should its end be malformed, the failure reaches the
         # others before they are finished.
         yield from self._route(0, self.folds[0].finish(streamed=streamed))
-        got = [lane for lane in range(1, self.lanes.count) if self.folds[lane].started]
+        got = [lane for lane in range(1, self.lanes.count) if self.folds[lane].announced]
         for lane in range(1, self.lanes.count):
             if lane in got:
                 self._route_all(lane, self.folds[lane].finish(streamed=streamed))
@@ -155,7 +155,7 @@ class FanOut:
         count only those."""
         if count < self.lanes.count:
             for lane, request in enumerate(self.lanes.requests):
-                if lane == 0 or self.folds[lane].started:
+                if lane == 0 or self.folds[lane].announced:
                     request.samples = count
 
 

@@ -188,3 +188,11 @@ def test_a_refused_prompt_is_not_asked_again_per_sample(ip, final, emulator) -> 
     assert [b.get("n") for b in bodies(emulator)] == [3]
     assert all(r.error is not None and r.error.status == 400 for r in cmp.values())
     assert {r.error.code for r in cmp.values()} == {cmp[0].error.code}
+
+
+def test_an_empty_sample_is_an_answer_not_asked_again(ip, final, emulator) -> None:
+    emulator.queue(Reply(text="", samples=["", ""]))
+    ip.run_cell_magic("qwen", "-m qwen-plus -n 3 -o cmp", "Say nothing")
+    cmp = ip.user_ns["cmp"]
+    assert [b.get("n") for b in bodies(emulator)] == [3]
+    assert texts(cmp) == ["", "", ""] and all(r.finish_reason == "stop" for r in cmp.values())
