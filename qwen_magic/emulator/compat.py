@@ -115,24 +115,20 @@ def chat(emu: Host, exchange: Exchange) -> None:
     samples = samples_asked(body, info, thinking)
     if exchange.reply.choices is not None:
         samples = min(samples, exchange.reply.choices)
-    plans = [
-        make_plan(
-            exchange.reply,
-            request_id=exchange.request_id,
-            model=str(body["model"]),
-            messages=messages,
-            thinking=thinking,
-            json_mode=json_mode,
-            max_answer=body.get("max_tokens"),
-            max_output=body.get("max_completion_tokens"),
-            search=search_asked(body, "chat"),  # markers in the text; no sources on chat
-            calls=calls_allowed(body, "chat"),
-            logprobs=asked_logprobs(body.get("logprobs"), body.get("top_logprobs"), stream),
-            temperature=body.get("temperature"),
-            sample=sample,
-        )
-        for sample in range(samples)
-    ]
+    asked: dict[str, Any] = {  # what every choice's plan is made of (n: one per choice)
+        "request_id": exchange.request_id,
+        "model": str(body["model"]),
+        "messages": messages,
+        "thinking": thinking,
+        "json_mode": json_mode,
+        "max_answer": body.get("max_tokens"),
+        "max_output": body.get("max_completion_tokens"),
+        "search": search_asked(body, "chat"),  # markers in the text; no sources on chat
+        "calls": calls_allowed(body, "chat"),
+        "logprobs": asked_logprobs(body.get("logprobs"), body.get("top_logprobs"), stream),
+        "temperature": body.get("temperature"),
+    }
+    plans = [make_plan(exchange.reply, sample=sample, **asked) for sample in range(samples)]
     plan = plans[0]
     if exchange.reply.text is None:
         heard_note(plan, clips)

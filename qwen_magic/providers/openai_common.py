@@ -75,7 +75,7 @@ def close_clients() -> None:
 def guarded_transport() -> Any:
     """httpx2's own transport (the openai SDK's connection limits) whose network streams
     report to the running call's ReadGuard, and whose finished streams keep their
-    connection (``_Reusing``)."""
+    connection (``_reusing``)."""
     import httpcore2
     import httpx2
     from openai._constants import DEFAULT_CONNECTION_LIMITS

@@ -175,12 +175,6 @@ class SamplesProvider(ChatProvider):
         self.fan = FanOut(request_id, self.lanes, self.guard)  # a new one per attempt
         return self.fan
 
-    def _arguments(self) -> dict[str, Any]:
-        args = super()._arguments()
-        if self.alone:
-            args.pop("n", None)
-        return args
-
     def prepare(self) -> None:
         try:
             super().prepare()
