@@ -17,12 +17,6 @@ def bodies(emulator) -> list[dict]:
     return [r.body for r in emulator.requests if r.protocol == "chat"]
 
 
-@pytest.fixture
-def final(magics):
-    magics.display = "final"
-    return magics
-
-
 def test_two_temperatures_side_by_side(ip, final, emulator) -> None:
     with capture_output() as cap:
         ip.run_cell_magic("qwen", "-t 0.1,0.9 --no-think -o cmp", "Name a colour")

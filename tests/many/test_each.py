@@ -24,12 +24,6 @@ def sent_prompts(emulator) -> list[str]:
     return sorted(r.messages[-1]["content"] for r in generations(emulator))
 
 
-@pytest.fixture
-def final(magics):
-    magics.display = "final"
-    return magics
-
-
 def test_each_answers_every_item_in_input_order(ip, final, emulator) -> None:
     # later items are shorter: they finish first, yet the Results keep the input order
     ip.user_ns["questions"] = [f"{'long ' * (12 - n)}question {n}" for n in range(12)]

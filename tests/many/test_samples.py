@@ -24,12 +24,6 @@ def texts(cmp) -> list[str]:
     return [r.text for r in cmp.values()]
 
 
-@pytest.fixture
-def final(magics):
-    magics.display = "final"
-    return magics
-
-
 def test_three_samples_come_from_one_request(ip, final, emulator) -> None:
     with capture_output() as cap:
         ip.run_cell_magic("qwen", "-m qwen-plus -n 3 -o cmp", "Pick a number")
